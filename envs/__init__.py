@@ -1,0 +1,26 @@
+"""Environments of prefrl; importing this package registers the ``prefrl/*`` gymnasium ids."""
+
+from envs.paper_tasks import TASKS, register_all
+
+register_all()
+
+__all__ = ["TASKS", "task_names", "env_id"]
+
+
+def task_names() -> list[str]:
+    """Names accepted by ``--env``."""
+    return [spec.id.split("/")[1].rsplit("-v", 1)[0] for spec in _prefrl_specs()]
+
+
+def env_id(task: str) -> str:
+    """``Hopper`` -> ``prefrl/Hopper-v0``; a clear error for an unknown name."""
+    known = task_names()
+    if task not in known:
+        raise ValueError(f"unknown env {task!r}; known: {', '.join(known)}")
+    return f"prefrl/{task}-v0"
+
+
+def _prefrl_specs():
+    import gymnasium as gym
+
+    return [s for s in gym.registry.values() if s.id.startswith("prefrl/")]

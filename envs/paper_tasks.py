@@ -1,0 +1,102 @@
+"""The paper's variants of the eight gymnasium MuJoCo v5 tasks (Christiano et al. 2017, App. A).
+
+Two changes to each task, as in the paper:
+
+* **Fixed-length episodes.** Agent-dependent termination (falling over, a pendulum dropping)
+  would leak reward information: an episode that ends early tells the agent it did badly.
+  Episodes here never terminate; they are truncated by the time limit only. Termination is
+  replaced by a penalty: while the body is unhealthy (the state in which the v5 task would have
+  ended), the survive bonus is forfeited, step after step, until it is healthy again.
+* **No control cost.** A person judging a clip cannot see torques, so control (and Ant's
+  contact-force) costs are removed from the true reward.
+
+Everything else (observations, actions, dynamics, the forward-progress reward) is gymnasium's.
+
+Info, every step:
+
+* ``reward_*``: the parts of the true reward; they sum to the reward (a test checks this).
+* ``healthy``: 1.0 when the body is in the state in which the v5 task would continue, else 0.0.
+* ``qpos``, ``qvel``: the full simulator state after the step, so that a recorded segment can
+  be replayed and rendered later.
+
+Ids: ``prefrl/<Task>-v0`` for Task in :data:`TASKS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
+from gymnasium.envs.mujoco.inverted_double_pendulum_v5 import InvertedDoublePendulumEnv
+from gymnasium.envs.mujoco.inverted_pendulum_v5 import InvertedPendulumEnv
+from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv
+from gymnasium.envs.mujoco.swimmer_v5 import SwimmerEnv
+from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+
+# v5 names its two penalties of InvertedDoublePendulum without the reward_ prefix.
+_RENAMED_PARTS = {"distance_penalty": "reward_distance", "velocity_penalty": "reward_velocity"}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How to build one paper task from its gymnasium v5 class."""
+
+    env_class: type
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments that remove control costs and termination."""
+    max_episode_steps: int = 1000
+    """Fixed episode length in control steps (gymnasium's v5 time limit)."""
+
+
+TASKS: dict[str, TaskSpec] = {
+    "Hopper": TaskSpec(HopperEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}),
+    "Walker2d": TaskSpec(Walker2dEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}),
+    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}),
+    "Swimmer": TaskSpec(SwimmerEnv, {"ctrl_cost_weight": 0.0}),
+    "Ant": TaskSpec(
+        AntEnv, {"ctrl_cost_weight": 0.0, "contact_cost_weight": 0.0, "terminate_when_unhealthy": False}
+    ),
+    "Reacher": TaskSpec(ReacherEnv, {"reward_control_weight": 0.0}, max_episode_steps=50),
+    "InvertedPendulum": TaskSpec(InvertedPendulumEnv),
+    "InvertedDoublePendulum": TaskSpec(InvertedDoublePendulumEnv),
+}
+
+
+class PaperTask(gym.Wrapper):
+    """Never terminates, reports reward parts, health and the simulator state in ``info``."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info = {_RENAMED_PARTS.get(k, k): v for k, v in info.items()}
+        # v5 tasks without a `terminate_when_unhealthy` flag signal "unhealthy" as terminated;
+        # their survive reward is already 0 on such a step. The others expose `is_healthy`.
+        healthy = getattr(self.env.unwrapped, "is_healthy", not terminated)
+        info["healthy"] = float(healthy)
+        return obs, float(reward), False, truncated, info | self.state()
+
+    def state(self) -> dict[str, np.ndarray]:
+        data = self.env.unwrapped.data
+        return {"qpos": data.qpos.copy(), "qvel": data.qvel.copy()}
+
+
+def make_task(task: str, **kwargs) -> gym.Env:
+    """Entry point for ``prefrl/<task>-v0``; keyword arguments override the task's."""
+    spec = TASKS[task]
+    return PaperTask(spec.env_class(**(spec.kwargs | kwargs)))
+
+
+def register_all() -> None:
+    for name, spec in TASKS.items():
+        env_id = f"prefrl/{name}-v0"
+        if env_id not in gym.registry:
+            gym.register(
+                env_id,
+                entry_point="envs.paper_tasks:make_task",
+                kwargs={"task": name},
+                max_episode_steps=spec.max_episode_steps,
+            )

@@ -1,0 +1,63 @@
+"""Environments and SB3 agents for a run, and evaluation on the true reward."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+import envs
+from prefrl.config import RunConfig
+
+# Paper's discounting for MuJoCo (App. A.1); the rest are SB3 defaults scaled to n_envs.
+PPO_KWARGS = {"n_steps": 256, "batch_size": 64, "gamma": 0.995, "gae_lambda": 0.97}
+A2C_KWARGS = {"n_steps": 8, "gamma": 0.995, "gae_lambda": 0.97}
+
+
+def make_vec_env(env_name: str, n_envs: int, seed: int) -> VecEnv:
+    """n_envs copies of ``prefrl/<env_name>-v0``, each in a Monitor (which records true returns)."""
+    env_id = envs.env_id(env_name)
+    venv = DummyVecEnv([lambda: Monitor(gym.make(env_id)) for _ in range(n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+def env_timing(env_name: str) -> tuple[float, int]:
+    """(control timestep in seconds, fixed episode length in steps) of a task."""
+    env = gym.make(envs.env_id(env_name))
+    dt, length = env.unwrapped.dt, env.spec.max_episode_steps
+    env.close()
+    return dt, length
+
+
+def segment_steps(config: RunConfig) -> int:
+    """Segment length in steps: segment_seconds of simulated time, at most one episode."""
+    dt, length = env_timing(config.env)
+    return max(2, min(round(config.segment_seconds / dt), length))
+
+
+def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
+    cls, kwargs = (PPO, PPO_KWARGS) if config.algo == "ppo" else (A2C, A2C_KWARGS)
+    return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
+               device="cpu", **kwargs)
+
+
+def collect(agent: BaseAlgorithm, venv: VecEnv, steps: int) -> None:
+    """Run the agent's current (stochastic) policy for ``steps`` env steps without learning."""
+    obs = venv.reset()
+    for _ in range(-(-steps // venv.num_envs)):
+        actions, _ = agent.predict(obs, deterministic=False)
+        obs, _, _, _ = venv.step(actions)
+
+
+def evaluate(agent: BaseAlgorithm, env_name: str, episodes: int, seed: int) -> tuple[float, float]:
+    """Mean and std of the true return of the deterministic policy over ``episodes`` episodes."""
+    venv = make_vec_env(env_name, episodes, seed)
+    returns, _ = evaluate_policy(agent, venv, n_eval_episodes=episodes, deterministic=True,
+                                 return_episode_rewards=True)
+    venv.close()
+    return float(np.mean(returns)), float(np.std(returns))

@@ -1,0 +1,72 @@
+"""Command lines from config dataclasses; bad input exits 2 with one line saying what to do."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prefrl.config import ConfigError
+
+T = TypeVar("T")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def build_parser(cls: type, prog: str, description: str, defaults: dict[str, Any] | None = None
+                 ) -> argparse.ArgumentParser:
+    """One ``--flag`` per field of the dataclass ``cls``; bools are switches."""
+    parser = _OneLineParser(prog=prog, description=description,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    defaults = defaults or {}
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = defaults.get(f.name, f.default)
+        kind = type(f.default)
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, type=_parse_bool, nargs="?", const=True,
+                                default=default, help=f.metadata.get("help"))
+        else:
+            parser.add_argument(flag, dest=f.name, type=kind, default=default, help=f.metadata.get("help"))
+    return parser
+
+
+def parse(cls: type[T], argv: Sequence[str] | None, parser: argparse.ArgumentParser) -> tuple[T, argparse.Namespace]:
+    """Parse argv into ``cls`` (fields) and the namespace (fields plus any extra arguments)."""
+    ns = parser.parse_args(argv)
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in vars(ns).items() if k in names}), ns
+
+
+def main_guard(fn: Callable[[], int | None]) -> Callable[[], None]:
+    """Run ``fn``; a ConfigError becomes one line on stderr and exit code 2."""
+
+    def wrapped() -> None:
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        try:
+            code = fn()
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        sys.exit(code or 0)
+
+    return wrapped
+
+
+def default_run_dir(root: str | Path, *parts: Any) -> Path:
+    return Path(root).joinpath("_".join(str(p) for p in parts))

@@ -1,0 +1,81 @@
+"""Run configuration: one frozen dataclass, each field documented, checked on construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from prefrl.queries import SELECTORS, pretrain_labels
+
+ALGOS = ("ppo", "a2c")
+TEACHERS = ("oracle", "human")
+MIN_PRETRAIN_LABELS = 4
+
+
+class ConfigError(ValueError):
+    """A configuration a run cannot start from; the message says what to change."""
+
+
+def arg(default: Any, help: str) -> Any:
+    """A config field with its command-line help."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    env: str = arg("Hopper", "task name, e.g. Hopper, Walker2d, HalfCheetah (see envs.task_names())")
+    labels: int = arg(700, "label budget: queries answered over the whole run")
+    steps: int = arg(1_000_000, "environment steps of RL")
+    seed: int = arg(0, "seed for everything: envs, agent, queries, oracle, reward model")
+    true_reward: bool = arg(False, "baseline: the agent learns the environment's reward, no labels")
+    algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)")
+    teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
+    selector: str = arg("disagreement", "query selection: uniform or disagreement")
+    segment_seconds: float = arg(1.5, "segment length in seconds of simulated time")
+    pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
+    oversample: int = arg(10, "candidate pairs per query for disagreement selection")
+    n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
+    chunk_steps: int = arg(8192, "environment steps between label gathering and reward-model fits")
+    members: int = arg(3, "reward-model ensemble members")
+    fit_steps_initial: int = arg(1000, "reward-model minibatch steps after pretraining labels")
+    fit_steps: int = arg(100, "reward-model minibatch steps after each chunk")
+    eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
+    eval_episodes: int = arg(5, "episodes per evaluation (deterministic policy)")
+    final_eval_episodes: int = arg(10, "episodes of the final evaluation")
+    oracle_beta: float = arg(math.inf, "oracle Boltzmann rationality (inf: always the larger return)")
+    oracle_gamma: float = arg(1.0, "oracle myopic discount (1: not myopic)")
+    oracle_epsilon: float = arg(0.0, "oracle mistake probability")
+    oracle_skip_threshold: float = arg(-math.inf, "oracle skips when both returns are at most this")
+    oracle_equal_threshold: float = arg(0.0, "oracle says equal when returns differ by at most this")
+
+    def __post_init__(self):
+        from envs import task_names
+
+        positive = ("labels", "steps", "oversample", "n_envs", "chunk_steps", "members", "eval_every",
+                    "eval_episodes", "final_eval_episodes")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("seed", "fit_steps", "fit_steps_initial"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.env not in task_names():
+            raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(task_names())}")
+        for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
+        if not 0 < self.segment_seconds <= 60:
+            raise ConfigError(f"--segment-seconds must be in (0, 60], got {self.segment_seconds}")
+        if not 0 < self.pretrain_fraction <= 1:
+            raise ConfigError(f"--pretrain-fraction must be in (0, 1], got {self.pretrain_fraction}")
+        pre = pretrain_labels(self.labels, self.pretrain_fraction)
+        if not self.true_reward and pre < MIN_PRETRAIN_LABELS:
+            need = math.ceil(MIN_PRETRAIN_LABELS / self.pretrain_fraction)
+            raise ConfigError(
+                f"label budget {self.labels} gives {pre} pretraining labels; the reward model needs "
+                f"at least {MIN_PRETRAIN_LABELS}: use --labels {need} or more"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

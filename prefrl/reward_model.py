@@ -1,0 +1,248 @@
+"""The reward model: an ensemble of r_hat(o, a) predictors fitted to preference labels.
+
+As in the paper (§2.2.3, App. A): 3 members, 2 hidden layers of 64 units with leaky ReLU
+(0.01); each member trained on its own bootstrap sample, with 1/e of the labels held out for
+its validation; l2 strength adapted to keep validation loss between 1.1x and 1.5x training
+loss; a 10% chance of a uniformly random answer in the Bradley-Terry likelihood; each member
+normalised to mean 0, std 1 on recent behaviour, then averaged.
+
+The members are stacked into batched weight tensors, so one forward pass evaluates them all.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VAL_FRACTION = 1 / math.e
+L2_BAND = (1.1, 1.5)  # wanted range of validation loss / training loss
+
+
+# ---------------------------------------------------------------- pure math
+def segment_returns(rewards: torch.Tensor) -> torch.Tensor:
+    """Undiscounted sum over the segment. (..., T) -> (...)"""
+    return rewards.sum(dim=-1)
+
+
+def preference_log_probs(logits: torch.Tensor, noise: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """log P[left > right] and log P[right > left] under Bradley-Terry with random answers.
+
+    logits = return(left) - return(right). With probability ``noise`` the teacher answers
+    uniformly at random: p' = (1 - noise) * sigmoid(logit) + noise / 2. Computed in log space,
+    finite for any logit.
+    """
+    if noise == 0:
+        return F.logsigmoid(logits), F.logsigmoid(-logits)
+    keep, rand = math.log1p(-noise), math.log(noise / 2)
+    rand_t = torch.full_like(logits, rand)
+    log_left = torch.logaddexp(keep + F.logsigmoid(logits), rand_t)
+    log_right = torch.logaddexp(keep + F.logsigmoid(-logits), rand_t)
+    return log_left, log_right
+
+
+def preference_loss(logits: torch.Tensor, targets: torch.Tensor, noise: float = 0.1,
+                    weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of preference labels. targets: P[left preferred] in {0, 0.5, 1}.
+
+    logits and targets share a shape, e.g. (M, B); returns the (weighted) mean over the last dim.
+    """
+    log_left, log_right = preference_log_probs(logits, noise)
+    ce = -(targets * log_left + (1 - targets) * log_right)
+    if weights is None:
+        return ce.mean(dim=-1)
+    return (ce * weights).sum(dim=-1) / weights.sum(dim=-1).clamp_min(1e-8)
+
+
+# ---------------------------------------------------------------- the ensemble
+class RewardEnsemble(nn.Module):
+    def __init__(self, in_dim: int, members: int = 3, hidden: tuple[int, ...] = (64, 64),
+                 slope: float = 0.01):
+        super().__init__()
+        dims = [in_dim, *hidden, 1]
+        self.slope = slope
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
+            bound = 1 / math.sqrt(d_in)
+            self.weights.append(nn.Parameter(torch.empty(members, d_in, d_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(members, 1, d_out).uniform_(-bound, bound)))
+        self.register_buffer("mean", torch.zeros(members))
+        self.register_buffer("std", torch.ones(members))
+
+    @property
+    def members(self) -> int:
+        return self.weights[0].shape[0]
+
+    @property
+    def in_dim(self) -> int:
+        return self.weights[0].shape[1]
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """Unnormalised reward of each member. x: (M, N, D) or (N, D) -> (M, N)"""
+        if x.dim() == 2:
+            x = x.expand(self.members, *x.shape)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = torch.baddbmm(b, x, w)
+            if i < len(self.weights) - 1:
+                x = F.leaky_relu(x, self.slope)
+        return x.squeeze(-1)
+
+    def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
+        """Each member's normalised reward. x: (..., D) -> (M, ...)"""
+        lead = x.shape[:-1]
+        r = self.raw(x.reshape(-1, x.shape[-1]))
+        r = (r - self.mean[:, None]) / self.std[:, None]
+        return r.reshape(self.members, *lead)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """r_hat: the members' normalised rewards averaged. (..., D) -> (...)"""
+        return self.member_rewards(x).mean(dim=0)
+
+    def l2_penalty(self) -> torch.Tensor:
+        """Sum of squared weights of each member. -> (M,)"""
+        return sum(w.pow(2).sum(dim=(1, 2)) for w in self.weights)
+
+    @torch.no_grad()
+    def normalise(self, x: torch.Tensor) -> None:
+        """Set each member's mean/std from a sample of recent behaviour. x: (N, D)"""
+        r = self.raw(x)
+        self.mean.copy_(r.mean(dim=1))
+        self.std.copy_(r.std(dim=1).clamp_min(1e-6))
+
+    @torch.no_grad()
+    def pair_logits(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Each member's logit that left is preferred. (C, T, D) x2 -> (M, C)"""
+        lt, rt = torch.as_tensor(left), torch.as_tensor(right)
+        return (segment_returns(self.member_rewards(lt)) - segment_returns(self.member_rewards(rt))).numpy()
+
+    @torch.no_grad()
+    def segment_return(self, features: np.ndarray) -> np.ndarray:
+        """Ensemble r_hat summed over each segment. (C, T, D) -> (C,)"""
+        return segment_returns(self(torch.as_tensor(features))).numpy()
+
+    def to_npz(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: v.detach().numpy() for k, v in self.state_dict().items()})
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes, slope: float = 0.01) -> RewardEnsemble:
+        with np.load(io.BytesIO(data)) as z:
+            state = {k: torch.as_tensor(z[k]) for k in z.files}
+        m, d_in, _ = state["weights.0"].shape
+        hidden = tuple(state[f"weights.{i}"].shape[2] for i in range(len(state) // 2 - 2))
+        model = cls(d_in, m, hidden, slope)
+        model.load_state_dict(state)
+        return model
+
+
+# ---------------------------------------------------------------- training data
+@dataclass
+class PreferenceData:
+    """Labelled pairs, each with a fixed per-member role (validation or bootstrap weight)."""
+
+    left: torch.Tensor  # (P, T, D)
+    right: torch.Tensor  # (P, T, D)
+    targets: torch.Tensor  # (P,) P[left preferred]
+    is_val: torch.Tensor  # (M, P) bool: held out for this member
+    boot: torch.Tensor  # (M, P) bootstrap multiplicity (Poisson(1)); 0 on validation pairs
+
+    @classmethod
+    def empty(cls, members: int, length: int, dim: int) -> PreferenceData:
+        z = torch.zeros
+        return cls(z(0, length, dim), z(0, length, dim), z(0), z(members, 0, dtype=torch.bool), z(members, 0))
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def extend(self, left: np.ndarray, right: np.ndarray, targets: np.ndarray,
+               rng: np.random.Generator) -> None:
+        """Add pairs (N, T, D) x2 with targets (N,); draw each member's role for them."""
+        n, m = len(targets), self.is_val.shape[0]
+        is_val = torch.as_tensor(rng.random((m, n)) < VAL_FRACTION)
+        boot = torch.as_tensor(rng.poisson(1.0, (m, n)), dtype=torch.float32) * ~is_val
+        self.left = torch.cat([self.left, torch.as_tensor(left, dtype=torch.float32)])
+        self.right = torch.cat([self.right, torch.as_tensor(right, dtype=torch.float32)])
+        self.targets = torch.cat([self.targets, torch.as_tensor(targets, dtype=torch.float32)])
+        self.is_val = torch.cat([self.is_val, is_val], dim=1)
+        self.boot = torch.cat([self.boot, boot], dim=1)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    lr: float = 1e-3
+    batch_size: int = 64
+    noise: float = 0.1
+    """Assumed chance the teacher answers uniformly at random."""
+    adaptive_l2: bool = True
+    """Adapt l2 to keep validation loss within L2_BAND of training loss; else keep it fixed."""
+    l2_init: float = 1e-4
+
+
+class RewardTrainer:
+    """Fits a :class:`RewardEnsemble` to :class:`PreferenceData`; owns optimiser and l2 state."""
+
+    def __init__(self, model: RewardEnsemble, config: FitConfig):
+        self.model, self.config = model, config
+        self.l2 = torch.full((model.members,), config.l2_init)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+    def _pair_logits(self, data: PreferenceData, idx: torch.Tensor) -> torch.Tensor:
+        """Each member's logit on its own pairs. idx: (M, B) indices into data -> (M, B)"""
+        left, right = data.left[idx], data.right[idx]  # (M, B, T, D)
+        m, b, t, d = left.shape
+        r_left = self.model.raw(left.reshape(m, b * t, d)).reshape(m, b, t)
+        r_right = self.model.raw(right.reshape(m, b * t, d)).reshape(m, b, t)
+        return segment_returns(r_left) - segment_returns(r_right)
+
+    def fit(self, data: PreferenceData, steps: int, rng: np.random.Generator) -> dict[str, float]:
+        """``steps`` minibatch steps for every member at once, then adapt l2. Returns metrics."""
+        # Each member draws its minibatches from its own bootstrap sample.
+        pools = [np.repeat(np.arange(len(data)), b.int().numpy()) for b in data.boot]
+        if any(len(p) == 0 for p in pools):
+            return {}
+        for _ in range(steps):
+            idx = torch.as_tensor(np.stack([p[rng.integers(len(p), size=self.config.batch_size)] for p in pools]))
+            ce = preference_loss(self._pair_logits(data, idx), data.targets[idx], self.config.noise)  # (M,)
+            loss = ce + self.l2 * self.model.l2_penalty()
+            self.optimizer.zero_grad()
+            loss.sum().backward()
+            self.optimizer.step()
+        return self._evaluate_and_adapt(data)
+
+    @torch.no_grad()
+    def _evaluate_and_adapt(self, data: PreferenceData) -> dict[str, float]:
+        """Training (bootstrap-weighted) and validation loss per member; adapt l2 from their ratio."""
+        idx = torch.arange(len(data)).expand(self.model.members, -1)
+        logits = torch.cat([self._pair_logits(data, chunk) for chunk in idx.split(256, dim=1)], dim=1)
+        targets = data.targets.expand_as(logits)
+        train = preference_loss(logits, targets, self.config.noise, data.boot)  # (M,)
+        val = preference_loss(logits, targets, self.config.noise, data.is_val.float())
+        has_val = data.is_val.any(dim=1)
+        if self.config.adaptive_l2:
+            ratio = val / train.clamp_min(1e-8)
+            up = has_val & (ratio > L2_BAND[1])
+            down = has_val & (ratio < L2_BAND[0])
+            self.l2 = torch.where(up, self.l2 * 2, torch.where(down, self.l2 / 2, self.l2)).clamp(1e-8, 10.0)
+        return {
+            "rm/train_loss": float(train.mean()),
+            "rm/val_loss": float(val[has_val].mean()) if has_val.any() else float("nan"),
+            "rm/l2": float(self.l2.mean()),
+        }
+
+
+@torch.no_grad()
+def preference_accuracy(model: RewardEnsemble, left: np.ndarray, right: np.ndarray,
+                        targets: np.ndarray) -> float:
+    """Share of decisive labels whose preferred side has the larger ensemble return."""
+    decisive = targets != 0.5
+    if not decisive.any():
+        return float("nan")
+    diff = model.segment_return(left[decisive]) - model.segment_return(right[decisive])
+    return float(np.mean((diff > 0) == (targets[decisive] > 0.5)))

@@ -1,0 +1,50 @@
+"""VecEnv wrapper that hands the agent r_hat instead of the environment's reward.
+
+The environment's reward goes to ``info["true_reward"]`` (for evaluation and logging only);
+the agent's reward is the reward model's r_hat(o, a) for the observation the action was
+taken in. The model can be swapped or refitted between steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from prefrl.reward_model import RewardEnsemble
+
+
+class LearnedRewardWrapper(VecEnvWrapper):
+    def __init__(self, venv: VecEnv, reward_model: RewardEnsemble):
+        super().__init__(venv)
+        self.reward_model = reward_model
+        self._last_obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+        self.r_hat_sum = 0.0
+        self.r_hat_count = 0
+
+    def reset(self):
+        self._last_obs = self.venv.reset()
+        return self._last_obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self):
+        obs, true_rewards, dones, infos = self.venv.step_wait()
+        features = np.concatenate([self._last_obs, self._actions.reshape(self.num_envs, -1)], axis=1)
+        with torch.no_grad():
+            r_hat = self.reward_model(torch.as_tensor(features, dtype=torch.float32)).numpy()
+        for info, r in zip(infos, true_rewards, strict=True):
+            info["true_reward"] = float(r)
+        self.r_hat_sum += float(r_hat.sum())
+        self.r_hat_count += self.num_envs
+        self._last_obs = obs
+        return obs, r_hat.astype(np.float32), dones, infos
+
+    def pop_mean_r_hat(self) -> float:
+        """Mean r_hat handed out since the last call."""
+        mean = self.r_hat_sum / max(self.r_hat_count, 1)
+        self.r_hat_sum, self.r_hat_count = 0.0, 0
+        return mean

@@ -1,0 +1,64 @@
+"""The run directory: config.json, metrics.jsonl, labels.sqlite, TensorBoard logs, final models."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from prefrl.config import ConfigError, RunConfig
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # inf / nan as strings: JSON has no literal for them
+    return value
+
+
+def config_json(config: RunConfig) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in config.to_dict().items()}
+
+
+def prepare(path: Path, config: RunConfig) -> Path:
+    """Create the run directory, or reopen it if it holds the same config.
+
+    Raises ConfigError (nothing written) if it holds a different config or is not a directory.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"run directory {path} is a file; pass another --run-dir")
+    cfg_file = path / "config.json"
+    wanted = config_json(config)
+    if cfg_file.exists():
+        try:
+            existing = json.loads(cfg_file.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{cfg_file} is not valid JSON ({e}); pass another --run-dir") from e
+        if existing != wanted:
+            diff = sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
+            raise ConfigError(
+                f"run directory {path} holds a different config (differs in: {', '.join(diff)}); "
+                "pass another --run-dir or the same settings to resume"
+            )
+    elif path.exists() and any(path.iterdir()):
+        raise ConfigError(f"run directory {path} is not empty and has no config.json; pass another --run-dir")
+    path.mkdir(parents=True, exist_ok=True)
+    cfg_file.write_text(json.dumps(wanted, indent=2) + "\n")
+    return path
+
+
+class MetricsLog:
+    """Appends one JSON object per line to metrics.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def write(self, metrics: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({k: _jsonable(v) for k, v in metrics.items()}) + "\n")
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,163 @@
+"""The label store: one SQLite file per run holding segments, queries, labelers and labels.
+
+Every label is committed the moment it is given (WAL journal, synchronous=FULL), so a run
+killed at any point resumes with every label it had. The trainer and the labelling page share
+the file; each opens its own connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefrl.queries import Query
+from prefrl.segments import Segment
+from prefrl.teachers import Choice
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY,
+    env_steps INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    data BLOB NOT NULL            -- npz: obs, actions, true_reward, qpos, qvel, fact_*
+);
+CREATE TABLE IF NOT EXISTS queries (
+    id INTEGER PRIMARY KEY,
+    left_id INTEGER NOT NULL REFERENCES segments(id),
+    right_id INTEGER NOT NULL REFERENCES segments(id),
+    env_steps INTEGER NOT NULL,
+    selector TEXT NOT NULL,
+    gold TEXT,                    -- known answer of a gold query, else NULL
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labelers (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY,
+    query_id INTEGER NOT NULL REFERENCES queries(id),
+    labeler TEXT NOT NULL REFERENCES labelers(name),
+    choice TEXT NOT NULL CHECK (choice IN ('left', 'right', 'equal', 'skip')),
+    created REAL NOT NULL,
+    UNIQUE (query_id, labeler)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Label:
+    id: int
+    query_id: int
+    labeler: str
+    choice: Choice
+    created: float
+
+
+class LabelStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._db:
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, args: tuple = ()) -> int:
+        with self._lock, self._db:
+            return self._db.execute(sql, args).lastrowid
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # segments and queries
+    def add_segment(self, segment: Segment) -> int:
+        return self._write(
+            "INSERT INTO segments (env_steps, length, data) VALUES (?, ?, ?)",
+            (segment.env_steps, segment.length, segment.to_npz()),
+        )
+
+    def segment(self, segment_id: int) -> Segment:
+        rows = self._read("SELECT data FROM segments WHERE id = ?", (segment_id,))
+        if not rows:
+            raise KeyError(f"no segment {segment_id} in {self.path}")
+        return Segment.from_npz(rows[0][0])
+
+    def add_query(self, left: Segment, right: Segment, env_steps: int, selector: str,
+                  gold: Choice | None = None) -> Query:
+        left_id, right_id = self.add_segment(left), self.add_segment(right)
+        created = time.time()
+        qid = self._write(
+            "INSERT INTO queries (left_id, right_id, env_steps, selector, gold, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (left_id, right_id, env_steps, selector, gold and gold.value, created),
+        )
+        return Query(qid, left_id, right_id, env_steps, selector, gold, created)
+
+    def query(self, query_id: int) -> Query:
+        rows = self._read(f"SELECT {Query.COLUMNS} FROM queries WHERE id = ?", (query_id,))
+        if not rows:
+            raise KeyError(f"no query {query_id} in {self.path}")
+        return Query.from_row(rows[0])
+
+    def queries(self) -> list[Query]:
+        return [Query.from_row(r) for r in self._read(f"SELECT {Query.COLUMNS} FROM queries ORDER BY id")]
+
+    def unlabelled_queries(self) -> list[Query]:
+        rows = self._read(
+            f"SELECT {Query.COLUMNS} FROM queries WHERE id NOT IN (SELECT query_id FROM labels) ORDER BY id"
+        )
+        return [Query.from_row(r) for r in rows]
+
+    # labels
+    def add_label(self, query_id: int, labeler: str, choice: Choice | str) -> Label:
+        """Commit one answer. Raises KeyError for an unknown query, ValueError for a bad choice
+        and sqlite3.IntegrityError if this labeler already answered this query."""
+        choice = Choice(choice)
+        self.query(query_id)
+        created = time.time()
+        with self._lock, self._db:
+            self._db.execute("INSERT OR IGNORE INTO labelers (name, created) VALUES (?, ?)",
+                             (labeler, created))
+            lid = self._db.execute(
+                "INSERT INTO labels (query_id, labeler, choice, created) VALUES (?, ?, ?, ?)",
+                (query_id, labeler, choice.value, created),
+            ).lastrowid
+        return Label(lid, query_id, labeler, choice, created)
+
+    def delete_label(self, label_id: int) -> None:
+        self._write("DELETE FROM labels WHERE id = ?", (label_id,))
+
+    def labels(self) -> list[Label]:
+        rows = self._read("SELECT id, query_id, labeler, choice, created FROM labels ORDER BY id")
+        return [Label(i, q, who, Choice(c), t) for i, q, who, c, t in rows]
+
+    def training_labels(self) -> Iterator[tuple[Query, Label]]:
+        """Decisive or equal answers (skips excluded), oldest first."""
+        queries = {q.id: q for q in self.queries()}
+        for label in self.labels():
+            if label.choice.target is not None:
+                yield queries[label.query_id], label
+
+    def count_labels(self) -> int:
+        """Answered queries: each counts as one label (one bit at most), skips included."""
+        return self._read("SELECT COUNT(DISTINCT query_id) FROM labels")[0][0]
+
+    # run metadata
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

@@ -1,0 +1,192 @@
+"""The preference-learning loop (Christiano et al. 2017, §2.2), top to bottom.
+
+    record the initial policy -> ask 25% of the labels -> fit r_hat
+    repeat: RL on r_hat for a chunk -> ask the labels due -> refit r_hat -> log metrics
+
+With ``true_reward`` the same loop runs with the environment's reward and no labels: the
+baseline. The agent's rewards come only from ``LearnedRewardWrapper``; the true reward is
+read only by the synthetic oracle (through recorded segments) and by evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from prefrl import agents, run_dir
+from prefrl.config import RunConfig
+from prefrl.queries import labels_due, select_pairs
+from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
+from prefrl.reward_wrapper import LearnedRewardWrapper
+from prefrl.segments import SegmentRecorder, sample_segments
+from prefrl.store import LabelStore
+from prefrl.teachers import OracleTeacher, Teacher
+
+AGREEMENT_PAIRS = 64  # fresh segment pairs for the r_hat vs true-reward ordering metric
+NORMALISE_ROWS = 20_000  # recent steps used to normalise r_hat
+
+
+def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
+    from synthetic_oracle import ReturnOracle
+
+    judge = ReturnOracle(config.oracle_beta, config.oracle_gamma, config.oracle_epsilon,
+                         config.oracle_skip_threshold, config.oracle_equal_threshold)
+    return OracleTeacher(judge, rng)
+
+
+class PreferenceRun:
+    def __init__(self, config: RunConfig, path: Path, teacher: Teacher | None = None,
+                 on_metrics: Callable[[dict[str, Any]], None] | None = None):
+        torch.set_num_threads(1)
+        torch.manual_seed(config.seed)
+        self.config, self.path = config, run_dir.prepare(path, config)
+        self.rng = np.random.default_rng(config.seed)
+        self.on_metrics = on_metrics or (lambda m: None)
+        self.metrics = run_dir.MetricsLog(self.path / "metrics.jsonl")
+        self.segment_steps = agents.segment_steps(config)
+        _, episode_steps = agents.env_timing(config.env)
+        self.pretrain_steps = config.n_envs * episode_steps * max(1, -(-16_384 // (config.n_envs * episode_steps)))
+        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed),
+                                        keep_episodes=max(32, 32_000 // episode_steps))
+        venv = self.recorder
+        if not config.true_reward:
+            self.store = LabelStore(self.path / "labels.sqlite")
+            self.teacher = teacher or make_oracle_teacher(config, np.random.default_rng([config.seed, 1]))
+            obs_dim = self.recorder.observation_space.shape[0]
+            act_dim = int(np.prod(self.recorder.action_space.shape))
+            self.reward_model = RewardEnsemble(obs_dim + act_dim, config.members)
+            self.reward_trainer = RewardTrainer(self.reward_model, FitConfig())
+            self.data = PreferenceData.empty(config.members, self.segment_steps, obs_dim + act_dim)
+            self._seen_label_ids: set[int] = set()
+            venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model)
+        self.agent = agents.make_agent(config, venv, str(self.path))
+        self.start_time = time.time()
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict[str, Any]:
+        cfg = self.config
+        if not cfg.true_reward:
+            agents.collect(self.agent, self.recorder, self.pretrain_steps)
+            self.ask(labels_due(0, cfg.steps, cfg.labels, cfg.pretrain_fraction))
+            self.fit(cfg.fit_steps_initial)
+        next_eval = 0
+        while self.agent.num_timesteps < cfg.steps:
+            chunk = min(cfg.chunk_steps, cfg.steps - self.agent.num_timesteps)
+            self.agent.learn(chunk, reset_num_timesteps=False, tb_log_name="tb")
+            steps = self.agent.num_timesteps
+            metrics: dict[str, Any] = {}
+            if not cfg.true_reward:
+                metrics |= self.ask(labels_due(steps, cfg.steps, cfg.labels, cfg.pretrain_fraction))
+                metrics |= self.fit(cfg.fit_steps)
+            if steps >= next_eval or steps >= cfg.steps:
+                mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
+                metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
+                next_eval = steps + cfg.eval_every
+            self.log(metrics)
+        return self.finish()
+
+    # ------------------------------------------------------------------ stages
+    def ask(self, due: int) -> dict[str, float]:
+        """Ask the teacher for the queries due; ingest the labels that have arrived."""
+        asked = len(self.store.queries())
+        n = due - asked
+        if n > 0:
+            oversample = self.config.oversample if self.config.selector != "uniform" else 1
+            candidates = sample_segments(list(self.recorder.episodes), 2 * n * oversample,
+                                         self.segment_steps, self.rng)
+            left, right = candidates[0::2], candidates[1::2]
+            features = (np.stack([s.features for s in left]), np.stack([s.features for s in right]))
+            picked = select_pairs(n, len(left), self.config.selector, self.reward_model.pair_logits,
+                                  features, self.rng)
+            steps = self.agent.num_timesteps
+            queries = [self.store.add_query(left[i], right[i], steps, self.config.selector) for i in picked]
+            self.teacher.request(queries, self.store)
+        return self.ingest()
+
+    def ingest(self) -> dict[str, float]:
+        """Move labels new in the store into the training data; accuracy on them before fitting."""
+        new = [(q, lab) for q, lab in self.store.training_labels() if lab.id not in self._seen_label_ids]
+        if not new:
+            return {}
+        self._seen_label_ids |= {lab.id for _, lab in new}
+        left = np.stack([self.store.segment(q.left_id).features for q, _ in new])
+        right = np.stack([self.store.segment(q.right_id).features for q, _ in new])
+        targets = np.array([lab.choice.target for _, lab in new], dtype=np.float32)
+        accuracy = preference_accuracy(self.reward_model, left, right, targets)
+        self.data.extend(left, right, targets, self.rng)
+        return {"rm/heldout_accuracy": accuracy}
+
+    def fit(self, steps: int) -> dict[str, float]:
+        """Train r_hat on every label so far, renormalise it on recent behaviour."""
+        metrics = self.reward_trainer.fit(self.data, steps, self.rng)
+        rows = np.concatenate([e.features for e in self.recorder.episodes])
+        rows = rows[self.rng.choice(len(rows), min(len(rows), NORMALISE_ROWS), replace=False)]
+        self.reward_model.normalise(torch.as_tensor(rows))
+        return metrics | {"rm/agreement": self.agreement()}
+
+    def agreement(self) -> float:
+        """Share of fresh segment pairs (true returns differ) that r_hat orders like the truth."""
+        segs = sample_segments(list(self.recorder.episodes), 2 * AGREEMENT_PAIRS, self.segment_steps, self.rng)
+        true = np.array([s.true_return for s in segs])
+        pred = self.reward_model.segment_return(np.stack([s.features for s in segs]))
+        d_true, d_pred = true[0::2] - true[1::2], pred[0::2] - pred[1::2]
+        differ = d_true != 0
+        return float(np.mean(np.sign(d_true[differ]) == np.sign(d_pred[differ]))) if differ.any() else float("nan")
+
+    # ------------------------------------------------------------------ bookkeeping
+    def log(self, metrics: dict[str, Any]) -> None:
+        ep_returns = [ep["r"] for ep in self.agent.ep_info_buffer]  # Monitor: true returns
+        metrics = {
+            "env_steps": self.agent.num_timesteps,
+            "labels": 0 if self.config.true_reward else self.store.count_labels(),
+            "wall_time": time.time() - self.start_time,
+            "train/true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
+            **({} if self.config.true_reward else {"train/mean_r_hat": self.reward_wrapper.pop_mean_r_hat()}),
+            **metrics,
+        }
+        for k, v in metrics.items():
+            if k != "env_steps" and isinstance(v, (int, float)):
+                self.agent.logger.record(f"prefrl/{k}", v)
+        self.agent.logger.dump(self.agent.num_timesteps)
+        self.metrics.write(metrics)
+        self.on_metrics(metrics)
+
+    def finish(self) -> dict[str, Any]:
+        cfg = self.config
+        mean, std = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
+        self.agent.save(self.path / "policy.zip")
+        summary = {
+            "env": cfg.env,
+            "true_reward": cfg.true_reward,
+            "seed": cfg.seed,
+            "labels": 0 if cfg.true_reward else self.store.count_labels(),
+            "env_steps": self.agent.num_timesteps,
+            "pretrain_env_steps": 0 if cfg.true_reward else self.pretrain_steps,
+            "segment_steps": self.segment_steps,
+            "wall_time": time.time() - self.start_time,
+            "final_true_return": mean,
+            "final_true_return_std": std,
+            "final_eval_episodes": cfg.final_eval_episodes,
+        }
+        if not cfg.true_reward:
+            (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())
+        (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        self.close()
+        return summary
+
+    def close(self) -> None:
+        self.recorder.close()
+        if not self.config.true_reward:
+            self.store.close()
+
+
+def train(config: RunConfig, path: Path, **kwargs) -> dict[str, Any]:
+    """Run one configuration into ``path``; returns the summary also written to summary.json."""
+    return PreferenceRun(config, path, **kwargs).run()
+
