@@ -43,6 +43,7 @@ class RunConfig:
     eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
     eval_episodes: int = arg(5, "episodes per evaluation (deterministic policy)")
     final_eval_episodes: int = arg(10, "episodes of the final evaluation")
+    oracle_score: str = arg("true_reward", "oracle's per-step score of a segment (see synthetic_oracle.SCORES)")
     oracle_beta: float = arg(math.inf, "oracle Boltzmann rationality (inf: always the larger return)")
     oracle_gamma: float = arg(1.0, "oracle myopic discount (1: not myopic)")
     oracle_epsilon: float = arg(0.0, "oracle mistake probability")
@@ -65,6 +66,14 @@ class RunConfig:
         for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
+        from synthetic_oracle import SCORES
+
+        if self.oracle_score not in SCORES:
+            raise ConfigError(f"unknown oracle score {self.oracle_score!r}; known: {', '.join(SCORES)}")
+        try:
+            self.oracle()
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
         if not 0 < self.segment_seconds <= 60:
             raise ConfigError(f"--segment-seconds must be in (0, 60], got {self.segment_seconds}")
         if not 0 < self.pretrain_fraction <= 1:
@@ -76,6 +85,13 @@ class RunConfig:
                 f"label budget {self.labels} gives {pre} pretraining labels; the reward model needs "
                 f"at least {MIN_PRETRAIN_LABELS}: use --labels {need} or more"
             )
+
+    def oracle(self):
+        """The synthetic judge these settings describe."""
+        from synthetic_oracle import SCORES, ReturnOracle
+
+        return ReturnOracle(self.oracle_beta, self.oracle_gamma, self.oracle_epsilon, self.oracle_skip_threshold,
+                            self.oracle_equal_threshold, SCORES[self.oracle_score])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

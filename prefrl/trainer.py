@@ -32,12 +32,11 @@ AGREEMENT_PAIRS = 64  # fresh segment pairs for the r_hat vs true-reward orderin
 NORMALISE_ROWS = 20_000  # recent steps used to normalise r_hat
 
 
-def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
-    from synthetic_oracle import ReturnOracle
+LABEL_POLL_SECONDS = 1.0  # how often to look for a person's labels while waiting
 
-    judge = ReturnOracle(config.oracle_beta, config.oracle_gamma, config.oracle_epsilon,
-                         config.oracle_skip_threshold, config.oracle_equal_threshold)
-    return OracleTeacher(judge, rng)
+
+def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
+    return OracleTeacher(config.oracle(), rng)
 
 
 class PreferenceRun:
@@ -73,7 +72,9 @@ class PreferenceRun:
         cfg = self.config
         if not cfg.true_reward:
             agents.collect(self.agent, self.recorder, self.pretrain_steps)
-            self.ask(labels_due(0, cfg.steps, cfg.labels, cfg.pretrain_fraction))
+            pretrain = labels_due(0, cfg.steps, cfg.labels, cfg.pretrain_fraction)
+            self.ask(pretrain)
+            self.wait_for_labels(pretrain)
             self.fit(cfg.fit_steps_initial)
         next_eval = 0
         while self.agent.num_timesteps < cfg.steps:
@@ -121,6 +122,16 @@ class PreferenceRun:
         accuracy = preference_accuracy(self.reward_model, left, right, targets)
         self.data.extend(left, right, targets, self.rng)
         return {"rm/heldout_accuracy": accuracy}
+
+    def wait_for_labels(self, n: int) -> None:
+        """Block until ``n`` queries are answered (at once for an oracle; a person takes time).
+
+        Only the pretraining share is waited for; later labels arrive while RL runs.
+        """
+        while self.store.count_labels() < n:
+            self.on_metrics({"env_steps": 0, "labels": self.store.count_labels(), "waiting_for_labels": n})
+            time.sleep(LABEL_POLL_SECONDS)
+        self.ingest()
 
     def fit(self, steps: int) -> dict[str, float]:
         """Train r_hat on every label so far, renormalise it on recent behaviour."""
