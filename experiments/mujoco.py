@@ -31,15 +31,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--teacher human needs the labelling page, which is not built yet; use --teacher oracle")
     run_dir = ns.run_dir or cli.default_run_dir(
         "runs", config.env, "true" if config.true_reward else config.labels, f"s{config.seed}")
-    from prefrl.trainer import train
+    from prefrl.trainer import PreferenceRun
 
+    run = PreferenceRun(config, run_dir)  # checks the run directory before any output
     with tqdm(total=config.steps, unit="step", desc=f"{config.env} {run_dir}", file=sys.stderr) as bar:
         def progress(m):
             bar.update(m["env_steps"] - bar.n)
             ret = m.get("eval/true_return")
             bar.set_postfix(labels=m["labels"], **({"eval_return": f"{ret:.0f}"} if ret is not None else {}))
 
-        summary = train(config, run_dir, on_metrics=progress)
+        run.on_metrics = progress
+        summary = run.run()
     print(json.dumps(summary, indent=2))
     return 0
 

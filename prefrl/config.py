@@ -34,6 +34,8 @@ class RunConfig:
     selector: str = arg("disagreement", "query selection: uniform or disagreement")
     segment_seconds: float = arg(1.5, "segment length in seconds of simulated time")
     pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
+    pretrain_steps: int = arg(16_384, "env steps of the initial policy recorded for the first queries "
+                              "(rounded up to whole episodes)")
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
     n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
     chunk_steps: int = arg(8192, "environment steps between label gathering and reward-model fits")
@@ -53,7 +55,7 @@ class RunConfig:
     def __post_init__(self):
         from envs import task_names
 
-        positive = ("labels", "steps", "oversample", "n_envs", "chunk_steps", "members", "eval_every",
+        positive = ("labels", "steps", "pretrain_steps", "oversample", "n_envs", "chunk_steps", "members", "eval_every",
                     "eval_episodes", "final_eval_episodes")
         for name in positive:
             if getattr(self, name) <= 0:

@@ -50,7 +50,8 @@ class PreferenceRun:
         self.metrics = run_dir.MetricsLog(self.path / "metrics.jsonl")
         self.segment_steps = agents.segment_steps(config)
         _, episode_steps = agents.env_timing(config.env)
-        self.pretrain_steps = config.n_envs * episode_steps * max(1, -(-16_384 // (config.n_envs * episode_steps)))
+        round_steps = config.n_envs * episode_steps  # one episode in every env
+        self.pretrain_steps = round_steps * -(-config.pretrain_steps // round_steps)
         self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed),
                                         keep_episodes=max(32, 32_000 // episode_steps))
         venv = self.recorder

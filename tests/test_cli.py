@@ -1,0 +1,54 @@
+"""Bad input on the command line: one line saying what to do, exit code 2, nothing overwritten."""
+
+import subprocess
+import sys
+
+import pytest
+
+import tests.toy_env  # noqa: F401
+from experiments import mujoco
+from prefrl import cli
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main_guard(lambda: mujoco.main(argv))()
+    err = capsys.readouterr().err.strip()
+    return exit_info.value.code, err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--env", "Hoper"], "unknown env 'Hoper'; known: Hopper, Walker2d"),
+        (["--labels", "8"], "label budget 8 gives 2 pretraining labels; the reward model needs at least 4: "
+                            "use --labels 16 or more"),
+        (["--labels", "-5"], "--labels must be positive, got -5"),
+        (["--labels", "seven"], "argument --labels: invalid int value: 'seven'"),
+        (["--oracle-epsilon", "2"], "oracle knobs out of range"),
+        (["--selector", "best"], "unknown selector 'best'; known: uniform, disagreement"),
+        (["--teacher", "human"], "--teacher human needs the labelling page"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(argv, message, capsys, tmp_path):
+    code, err = run_cli([*argv, "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_dir_with_other_settings_is_not_touched(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"env": "Hopper", "labels": 1400}')
+    code, err = run_cli(["--run-dir", str(run)], capsys)
+    assert code == 2 and "holds a different config" in err and len(err.splitlines()) == 1
+    assert (run / "config.json").read_text() == '{"env": "Hopper", "labels": 1400}'
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+
+
+def test_the_real_entry_point_exits_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.mujoco", "--env", "Nope", "--run-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: unknown env 'Nope'")

@@ -1,0 +1,54 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.paper_tasks import TASKS
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_check_env_passes(task):
+    env = gym.make(envs.env_id(task))
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_reward_parts_sum_to_reward_and_no_control_cost(task):
+    env = gym.make(envs.env_id(task))
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(200):
+        _, reward, terminated, _, info = env.step(env.action_space.sample())
+        parts = {k: v for k, v in info.items() if k.startswith("reward_")}
+        assert parts, "the env reports its reward parts"
+        assert sum(parts.values()) == pytest.approx(reward, abs=1e-9)
+        assert info.get("reward_ctrl", 0.0) == 0.0 and info.get("reward_contact", 0.0) == 0.0
+        assert not terminated
+        assert info["qpos"].shape == env.unwrapped.data.qpos.shape
+    env.close()
+
+
+@pytest.mark.parametrize("task", ["Hopper", "Walker2d", "InvertedPendulum", "InvertedDoublePendulum"])
+def test_episode_has_fixed_length_and_falling_forfeits_survive_reward(task):
+    env = gym.make(envs.env_id(task))
+    env.reset(seed=1)
+    steps, unhealthy = 0, []
+    while True:
+        # A constant extreme action topples these bodies quickly.
+        _, _, terminated, truncated, info = env.step(np.ones(env.action_space.shape))
+        steps += 1
+        assert not terminated
+        if not info["healthy"]:
+            unhealthy.append(info["reward_survive"])
+        if truncated:
+            break
+    assert steps == env.spec.max_episode_steps
+    assert unhealthy and all(r == 0 for r in unhealthy), "an unhealthy step earns no survive bonus"
+    env.close()
+
+
+def test_unknown_env_name_says_which_exist():
+    with pytest.raises(ValueError, match="unknown env 'Hoper'; known: Hopper, Walker2d"):
+        envs.env_id("Hoper")

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from prefrl.queries import labels_due, pretrain_labels, select_pairs
+
+
+def test_schedule_starts_with_a_quarter_and_ends_with_the_budget():
+    assert pretrain_labels(700) == 175
+    assert labels_due(0, 1_000_000, 700) == 175
+    assert labels_due(1_000_000, 1_000_000, 700) == 700
+    assert labels_due(5_000_000, 1_000_000, 700) == 700
+
+
+def test_schedule_rate_decays_as_2e6_over_t_plus_2e6():
+    total, budget = 10_000_000, 100_000
+    due = [labels_due(t, total, budget) for t in range(0, total + 1, 1_000_000)]
+    assert due == sorted(due)
+    rates = np.diff(due)
+    # Rate ratio between the first and last million steps ~ (2e6 + 9.5e6) / (2e6 + 0.5e6) = 4.6.
+    assert rates[0] / rates[-1] == pytest.approx(4.6, rel=0.05)
+
+
+def test_uniform_selection_never_asks_the_model(rng):
+    feats = (np.zeros((30, 5, 2)), np.zeros((30, 5, 2)))
+
+    def boom(*_):
+        raise AssertionError("uniform must not call the ensemble")
+
+    picked = select_pairs(10, 30, "uniform", boom, feats, rng)
+    assert len(set(picked.tolist())) == 10
+
+
+def test_disagreement_keeps_the_pairs_the_members_disagree_on(rng):
+    feats = (np.zeros((6, 5, 2)), np.zeros((6, 5, 2)))
+    logits = np.array([[0, 5, 0, -4, 0, 1], [0, -5, 0, 4, 0, 1], [0, 0, 0, 0, 0, 1.0]])
+    picked = select_pairs(2, 6, "disagreement", lambda left, right: logits, feats, rng)
+    assert sorted(picked.tolist()) == [1, 3]
+
+
+def test_unknown_selector_is_named(rng):
+    with pytest.raises(ValueError, match="unknown query selector 'best'; known: uniform, disagreement"):
+        select_pairs(1, 2, "best", None, (np.zeros((2, 1, 1)),) * 2, rng)

@@ -1,0 +1,129 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from prefrl.reward_model import (
+    FitConfig,
+    PreferenceData,
+    RewardEnsemble,
+    RewardTrainer,
+    preference_accuracy,
+    preference_loss,
+    segment_returns,
+)
+
+
+def test_equal_returns_give_log2_for_any_label():
+    logits = torch.zeros(5)
+    for target in (0.0, 0.5, 1.0):
+        loss = preference_loss(logits, torch.full((5,), target), noise=0.1)
+        assert loss.item() == pytest.approx(math.log(2))
+
+
+def test_swapping_a_pair_flips_the_logit_and_mirrors_the_loss():
+    model = RewardEnsemble(4, members=3)
+    left, right = np.random.default_rng(0).normal(size=(2, 6, 10, 4)).astype(np.float32)
+    forward, swapped = model.pair_logits(left, right), model.pair_logits(right, left)
+    np.testing.assert_allclose(forward, -swapped, atol=1e-5)
+    z = torch.as_tensor(forward)
+    np.testing.assert_allclose(preference_loss(z, torch.ones_like(z)), preference_loss(-z, torch.zeros_like(z)),
+                               atol=1e-6)
+
+
+def test_loss_is_finite_and_noise_bounded_at_extreme_logits():
+    logits = torch.tensor([1e4, -1e4])
+    right_answer = preference_loss(logits, torch.tensor([1.0, 0.0]), noise=0.1)
+    wrong_answer = preference_loss(logits, torch.tensor([0.0, 1.0]), noise=0.1)
+    assert torch.isfinite(right_answer) and torch.isfinite(wrong_answer)
+    # With 10% random answers the most a wrong label can cost is -log(0.05).
+    assert wrong_answer.item() == pytest.approx(-math.log(0.05), rel=1e-4)
+    assert right_answer.item() == pytest.approx(-math.log(0.95), rel=1e-4)
+    no_noise = preference_loss(logits, torch.tensor([1.0, 0.0]), noise=0.0)
+    assert no_noise.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_loss_matches_bradley_terry_formula():
+    logits = torch.tensor([0.7, -1.3, 2.0])
+    targets = torch.tensor([1.0, 0.0, 0.5])
+    p = 0.9 * torch.sigmoid(logits) + 0.05
+    expected = -(targets * p.log() + (1 - targets) * (1 - p).log()).mean()
+    assert preference_loss(logits, targets).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_segment_returns_sum_over_time():
+    r = torch.arange(6.0).reshape(2, 3)
+    assert segment_returns(r).tolist() == [3.0, 12.0]
+
+
+def _toy_preferences(rng, n, t=20, d=5):
+    """Segments of random features; true reward is a fixed nonlinear function of them."""
+    w = np.array([1.0, -2.0, 0.5, 0.0, 1.5])
+
+    def true_r(x):
+        return np.tanh(x @ w) + 0.3 * x[..., 0] ** 2
+
+    left = rng.normal(size=(n, t, d)).astype(np.float32)
+    right = rng.normal(size=(n, t, d)).astype(np.float32)
+    targets = (true_r(left).sum(1) > true_r(right).sum(1)).astype(np.float32)
+    return left, right, targets, true_r
+
+
+def test_ensemble_learns_the_true_ranking_of_segments(rng):
+    torch.manual_seed(0)
+    left, right, targets, true_r = _toy_preferences(rng, 400)
+    model = RewardEnsemble(5, members=3)
+    trainer = RewardTrainer(model, FitConfig())
+    data = PreferenceData.empty(3, 20, 5)
+    data.extend(left, right, targets, rng)
+    for _ in range(4):
+        metrics = trainer.fit(data, 150, rng)
+    assert metrics["rm/train_loss"] < 0.45
+    test_segments = rng.normal(size=(200, 20, 5)).astype(np.float32)
+    rho = spearmanr(model.segment_return(test_segments), true_r(test_segments).sum(1)).statistic
+    assert rho > 0.9
+    held_left, held_right, held_targets, _ = _toy_preferences(np.random.default_rng(1), 200)
+    assert preference_accuracy(model, held_left, held_right, held_targets) > 0.85
+
+
+def test_validation_split_and_bootstrap_are_per_member(rng):
+    data = PreferenceData.empty(3, 4, 2)
+    x = np.zeros((3000, 4, 2), np.float32)
+    data.extend(x, x, np.ones(3000, np.float32), rng)
+    val_share = data.is_val.float().mean(dim=1)
+    assert torch.allclose(val_share, torch.full((3,), 1 / math.e), atol=0.03)
+    assert not torch.equal(data.is_val[0], data.is_val[1])
+    assert (data.boot[data.is_val] == 0).all()
+    assert data.boot[~data.is_val].mean().item() == pytest.approx(1.0, abs=0.06)
+
+
+def test_l2_grows_when_overfitting_and_stays_fixed_when_asked(rng):
+    # Random labels: training loss falls below validation loss -> l2 must rise.
+    left = rng.normal(size=(60, 10, 3)).astype(np.float32)
+    right = rng.normal(size=(60, 10, 3)).astype(np.float32)
+    targets = rng.integers(0, 2, 60).astype(np.float32)
+    for adaptive in (True, False):
+        torch.manual_seed(0)
+        trainer = RewardTrainer(RewardEnsemble(3), FitConfig(adaptive_l2=adaptive, lr=3e-3))
+        data = PreferenceData.empty(3, 10, 3)
+        data.extend(left, right, targets, np.random.default_rng(0))
+        start = trainer.l2.clone()
+        for _ in range(3):
+            trainer.fit(data, 200, np.random.default_rng(0))
+        if adaptive:
+            assert (trainer.l2 > start).all()
+        else:
+            assert torch.equal(trainer.l2, start)
+
+
+def test_normalised_members_have_zero_mean_unit_std_and_npz_round_trip(rng):
+    model = RewardEnsemble(4)
+    x = torch.as_tensor(rng.normal(size=(500, 4)), dtype=torch.float32)
+    model.normalise(x)
+    per_member = model.member_rewards(x)
+    assert torch.allclose(per_member.mean(dim=1), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(per_member.std(dim=1), torch.ones(3), atol=1e-4)
+    again = RewardEnsemble.from_npz(model.to_npz())
+    assert torch.equal(again(x), model(x))
