@@ -1,8 +1,12 @@
 """Environments of prefrl; importing this package registers the ``prefrl/*`` gymnasium ids."""
 
+from envs import backflip
+from envs.grasp import register as register_grasp
 from envs.paper_tasks import TASKS, register_all
 
 register_all()
+register_grasp()
+backflip.register()
 
 __all__ = ["TASKS", "task_names", "env_id"]
 

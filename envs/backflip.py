@@ -1,0 +1,103 @@
+"""``prefrl/HopperBackflip-v0``: gymnasium's Hopper-v5 body, set up for learning a backflip.
+
+Changes from Hopper-v5:
+
+* **A flip does not end the episode.** No termination at all (``terminate_when_unhealthy``
+  off); episodes have a fixed length, ``EPISODE_STEPS`` (3 s, room for one flip with its
+  run-up and landing, and for a 1.5 s segment).
+* **Observation** (12): torso height, sin and cos of the torso pitch, the three joint angles,
+  the six velocities clipped to +-10. Hopper-v5 observes the accumulated pitch, so a hopper
+  standing after a flip (pitch -2*pi) would look unlike one standing before it; sin/cos do not.
+* **True reward**: the scripted backflip score of :mod:`synthetic_oracle.backflip`, run live
+  over the episode. A backflip has no natural reward; this is the score the synthetic oracle
+  judges segments by, so ``--true-reward`` is PPO trained directly on the oracle's score (the
+  ceiling of a preference run), and evaluation returns are comparable with it.
+* **Camera**: the default (free) camera tracks the torso from 5 m with a level view, wide
+  enough to keep the whole flip in view. Shadows are cheap (``shadowsize`` 512) for GIFs.
+
+Info, every step: physical facts only (no judgement):
+
+* ``pitch``: torso pitch in rad, accumulated (not wrapped); a backflip decreases it by 2*pi.
+* ``pitch_rate``: its rate, rad/s.
+* ``height``: torso height above the floor, m (1.25 standing).
+* ``contact_torso``, ``contact_thigh``, ``contact_leg``, ``contact_foot``: 1.0 when that body
+  part touches the floor, else 0.0.
+* ``airborne``: 1.0 when nothing touches the floor.
+* ``qpos``, ``qvel``: the simulator state after the step, for replay.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
+from gymnasium.spaces import Box
+
+EPISODE_STEPS = 375  # (control steps) 3 s at 125 steps/s
+PARTS = ("torso", "thigh", "leg", "foot")
+CAMERA = {"trackbodyid": 1, "distance": 5.0, "lookat": np.array((0.0, 0.0, 1.0)), "elevation": -5.0}
+
+
+class HopperBackflipEnv(HopperEnv):
+    def __init__(self, **kwargs):
+        kwargs = {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False,
+                  "default_camera_config": CAMERA} | kwargs
+        super().__init__(**kwargs)
+        self.observation_space = Box(-np.inf, np.inf, shape=(12,), dtype=np.float64)
+        self.model.vis.quality.shadowsize = 512
+        self.model.vis.quality.offsamples = 0
+        model = self.model
+        self._floor = model.geom("floor").id
+        self._part_of_geom = {model.geom(f"{p}_geom").id: p for p in PARTS}
+        self._tracker = None
+
+    def _get_obs(self) -> np.ndarray:
+        qpos, qvel = self.data.qpos, np.clip(self.data.qvel, -10, 10)
+        pitch = qpos[2]
+        return np.concatenate([[qpos[1], np.sin(pitch), np.cos(pitch)], qpos[3:], qvel])
+
+    def contacts(self) -> dict[str, float]:
+        """``contact_<part>``: 1.0 where that body part touches the floor."""
+        touching = dict.fromkeys(PARTS, 0.0)
+        for c in self.data.contact[: self.data.ncon]:
+            other = c.geom2 if c.geom1 == self._floor else c.geom1 if c.geom2 == self._floor else None
+            if other in self._part_of_geom:
+                touching[self._part_of_geom[other]] = 1.0
+        return {f"contact_{p}": v for p, v in touching.items()}
+
+    def facts(self) -> dict[str, float]:
+        qpos, qvel = self.data.qpos, self.data.qvel
+        contacts = self.contacts()
+        return {
+            "pitch": float(qpos[2]),
+            "pitch_rate": float(qvel[2]),
+            "height": float(qpos[1]),
+            **contacts,
+            "airborne": float(not any(contacts.values())),
+        }
+
+    def step(self, action):
+        self.do_simulation(action, self.frame_skip)
+        facts = self.facts()
+        body = facts["contact_torso"] + facts["contact_thigh"] > 0
+        reward = self._tracker.step(facts["pitch"], facts["height"], body, facts["contact_foot"] > 0,
+                                    facts["airborne"] > 0)
+        info = facts | {"qpos": self.data.qpos.copy(), "qvel": self.data.qvel.copy()}
+        if self.render_mode == "human":
+            self.render()
+        return self._get_obs(), float(reward), False, False, info
+
+    def reset_model(self) -> np.ndarray:
+        from synthetic_oracle.backflip import BackflipTracker
+
+        self._tracker = BackflipTracker()
+        return super().reset_model()
+
+    def _get_reset_info(self) -> dict:
+        return self.facts() | {"qpos": self.data.qpos.copy(), "qvel": self.data.qvel.copy()}
+
+
+def register() -> None:
+    if "prefrl/HopperBackflip-v0" not in gym.registry:
+        gym.register("prefrl/HopperBackflip-v0", entry_point="envs.backflip:HopperBackflipEnv",
+                     max_episode_steps=EPISODE_STEPS)

@@ -1,0 +1,54 @@
+"""prefrl/HopperBackflip-v0: a fixed-length episode that a flip does not end, facts in info."""
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.backflip import EPISODE_STEPS
+
+
+def test_registered_as_a_task():
+    assert "HopperBackflip" in envs.task_names()
+    assert envs.env_id("HopperBackflip") == "prefrl/HopperBackflip-v0"
+
+
+def test_check_env():
+    env = gym.make("prefrl/HopperBackflip-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def test_info_holds_physical_facts_and_a_tilt_does_not_end_the_episode():
+    env = gym.make("prefrl/HopperBackflip-v0")
+    obs, info = env.reset(seed=0)
+    assert abs(info["height"] - 1.25) < 0.02 and abs(info["pitch"]) < 0.02
+    u = env.unwrapped
+    qpos = u.data.qpos.copy()
+    qpos[2] = -3.0  # upside down: pitch is not wrapped and the episode goes on
+    u.set_state(qpos, u.data.qvel.copy())
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated):
+        obs, reward, terminated, truncated, info = env.step(np.zeros(3))
+        steps += 1
+        if steps == 10:
+            assert info["contact_foot"] == 0.0 or info["airborne"] == 0.0
+    assert not terminated and steps == EPISODE_STEPS
+    assert obs.shape == (12,) and np.all(np.isfinite(obs))
+    expected = {"pitch", "pitch_rate", "height", "contact_torso", "contact_thigh", "contact_leg",
+                "contact_foot", "airborne", "qpos", "qvel"}
+    assert set(info) == expected
+    assert info["contact_torso"] + info["contact_thigh"] >= 1.0  # it fell on its back
+    env.close()
+
+
+def test_obs_does_not_see_the_accumulated_pitch():
+    env = gym.make("prefrl/HopperBackflip-v0")
+    env.reset(seed=0)
+    u = env.unwrapped
+    before = u._get_obs()
+    qpos = u.data.qpos.copy()
+    qpos[2] -= 2 * np.pi
+    u.set_state(qpos, u.data.qvel.copy())
+    np.testing.assert_allclose(u._get_obs(), before, atol=1e-9)
+    env.close()
