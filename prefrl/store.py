@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS labelers (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS labels (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so an undone label's id stays unique
     query_id INTEGER NOT NULL REFERENCES queries(id),
     labeler TEXT NOT NULL REFERENCES labelers(name),
     choice TEXT NOT NULL CHECK (choice IN ('left', 'right', 'equal', 'skip')),
@@ -138,6 +138,22 @@ class LabelStore:
 
     def delete_label(self, label_id: int) -> None:
         self._write("DELETE FROM labels WHERE id = ?", (label_id,))
+
+    def last_label(self, labeler: str) -> Label | None:
+        """The most recent answer of ``labeler`` (what an undo removes), or None."""
+        rows = self._read("SELECT id, query_id, labeler, choice, created FROM labels WHERE labeler = ? "
+                          "ORDER BY id DESC LIMIT 1", (labeler,))
+        return Label(*rows[0][:3], Choice(rows[0][3]), rows[0][4]) if rows else None
+
+    def label_records(self) -> list[dict]:
+        """Every label with its query, oldest first, as plain values (one JSONL line each)."""
+        rows = self._read(
+            "SELECT l.id, l.query_id, l.labeler, l.choice, l.created, q.left_id, q.right_id, q.env_steps, "
+            "q.selector, q.gold FROM labels l JOIN queries q ON q.id = l.query_id ORDER BY l.id"
+        )
+        keys = ("label_id", "query_id", "labeler", "choice", "created", "left_segment", "right_segment",
+                "env_steps", "selector", "gold")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def labels(self) -> list[Label]:
         rows = self._read("SELECT id, query_id, labeler, choice, created FROM labels ORDER BY id")
