@@ -177,7 +177,8 @@ class PreferenceData:
 @dataclass(frozen=True)
 class FitConfig:
     lr: float = 1e-3
-    batch_size: int = 64
+    batch_size: int = 32
+    """Labelled pairs per minibatch, per member."""
     noise: float = 0.1
     """Assumed chance the teacher answers uniformly at random."""
     adaptive_l2: bool = True

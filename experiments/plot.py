@@ -1,0 +1,46 @@
+"""Draw a results folder written by experiments.sweep and summarise it.
+
+    python -m experiments.plot experiments/results/hopper_700
+
+Writes into the folder: summary.json (per group: final true return mean / 95% CI / per seed,
+wall time, % of true-reward RL) and learning_curves.png, bits_of_feedback.png,
+reward_model_accuracy.png, reward_hacking.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from prefrl import cli, plots
+from prefrl.config import ConfigError
+from prefrl.results import load_runs, summarise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.plot", description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, help="results folder (holding runs/)")
+    ns = parser.parse_args(argv)
+    if not (ns.results / "runs").is_dir():
+        raise ConfigError(f"{ns.results} has no runs/ folder; pass the --out folder of a sweep")
+    runs = load_runs(ns.results)
+    if not runs:
+        raise ConfigError(f"no runs in {ns.results / 'runs'}; run experiments.sweep first")
+    summary = summarise(runs)
+    (ns.results / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plots.learning_curves(runs, ns.results / "learning_curves.png")
+    plots.bits_of_feedback(summary, ns.results / "bits_of_feedback.png")
+    plots.reward_model_accuracy(runs, ns.results / "reward_model_accuracy.png")
+    plots.hacking(runs, ns.results / "reward_hacking.png")
+    for group, s in summary.items():
+        extra = f", {s['return_vs_true_reward_pct']:.0f}% of true-reward RL" if "return_vs_true_reward_pct" in s else ""
+        print(f"{group}: {s['final_true_return_mean']:.1f} +- {s['final_true_return_ci95']:.1f} "
+              f"(n={len(s['seeds'])}, {s['wall_time_min_mean']:.1f} min){extra}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)()

@@ -1,0 +1,126 @@
+"""Run a grid of runs (tasks x label budgets x selectors x oracle variants x seeds, plus the
+true-reward baseline) into one results folder; finished runs are skipped.
+
+    python -m experiments.sweep --envs Hopper --labels 700 --seeds 0,1,2 --out experiments/results/hopper_700
+    python -m experiments.sweep ... --ray auto        # the same grid as Ray tasks on a Ray cluster
+
+Locally the grid runs in a process pool, one process per core, one torch thread each.
+Each run writes its own directory under OUT/runs/; ``python -m experiments.plot OUT`` draws it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from prefrl import cli  # noqa: E402
+from prefrl.config import ConfigError, RunConfig, arg  # noqa: E402
+
+# Named oracle variants for the grid: the perfect oracle and B-Pref's noisy teachers.
+ORACLES: dict[str, dict[str, float]] = {
+    "perfect": {},
+    "beta1": {"oracle_beta": 1.0},
+    "mistake10": {"oracle_epsilon": 0.1},
+    "myopic0.9": {"oracle_gamma": 0.9},
+}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    envs: str = arg("Hopper", "comma-separated tasks")
+    labels: str = arg("700", "comma-separated label budgets")
+    seeds: str = arg("0,1,2", "comma-separated seeds")
+    selectors: str = arg("disagreement", "comma-separated query selectors")
+    oracles: str = arg("perfect", f"comma-separated oracle variants: {', '.join(ORACLES)}")
+    baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
+    steps: int = arg(1_000_000, "environment steps per run")
+    out: str = arg("experiments/results/sweep", "results folder")
+    workers: int = arg(os.cpu_count() or 1, "parallel local processes")
+    ray: str = arg("", "Ray cluster address ('auto' for the local cluster); empty: local process pool")
+
+    def grid(self) -> list[tuple[str, RunConfig]]:
+        """(run name, config) for every cell of the grid."""
+
+        def split(text, kind=str):
+            try:
+                return [kind(x) for x in text.split(",") if x.strip()]
+            except ValueError as e:
+                raise ConfigError(f"malformed list {text!r}: {e}") from e
+
+        runs = []
+        for env in split(self.envs):
+            for seed in split(self.seeds, int):
+                if self.baseline:
+                    runs.append((f"{env}_true_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
+                                                                  true_reward=True)))
+                for labels in split(self.labels, int):
+                    for selector in split(self.selectors):
+                        for oracle in split(self.oracles):
+                            if oracle not in ORACLES:
+                                raise ConfigError(f"unknown oracle variant {oracle!r}; known: {', '.join(ORACLES)}")
+                            cfg = RunConfig(env=env, seed=seed, steps=self.steps, labels=labels, selector=selector,
+                                            **ORACLES[oracle])
+                            runs.append((f"{env}_{labels}_{selector}_{oracle}_s{seed}", cfg))
+        return runs
+
+
+def run_one(name: str, config: dict[str, Any], out: str) -> dict[str, Any]:
+    """One run in this process (a pool worker or a Ray task); returns its summary."""
+    import torch
+
+    from prefrl.trainer import train
+
+    torch.set_num_threads(1)
+    path = Path(out) / "runs" / name
+    if (path / "summary.json").exists():
+        return json.loads((path / "summary.json").read_text())
+    return train(RunConfig(**config), path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.build_parser(SweepConfig, "python -m experiments.sweep", __doc__.splitlines()[0])
+    sweep, _ = cli.parse(SweepConfig, argv, parser)
+    if sweep.workers <= 0:
+        raise ConfigError(f"--workers must be positive, got {sweep.workers}")
+    grid = sweep.grid()
+    out = Path(sweep.out)
+    todo = [(name, cfg) for name, cfg in grid if not (out / "runs" / name / "summary.json").exists()]
+    print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already finished, {len(todo)} to run "
+          f"({'ray ' + sweep.ray if sweep.ray else f'{sweep.workers} local processes'})", file=sys.stderr)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(dataclasses.asdict(sweep), indent=2) + "\n")
+    start = time.time()
+    jobs = [(name, cfg.to_dict(), str(out)) for name, cfg in todo]
+    if sweep.ray:
+        import ray
+
+        ray.init(address=sweep.ray)
+        remote = ray.remote(num_cpus=1)(run_one)
+        for (name, *_), summary in zip(jobs, ray.get([remote.remote(*job) for job in jobs]), strict=True):
+            print(f"{name}: final true return {summary['final_true_return']:.1f}", file=sys.stderr)
+    else:
+        with ProcessPoolExecutor(sweep.workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_one, *job): job[0] for job in jobs}
+            for future in as_completed(futures):
+                summary = future.result()
+                print(f"{futures[future]}: final true return {summary['final_true_return']:.1f} "
+                      f"({summary['wall_time'] / 60:.1f} min)", file=sys.stderr)
+    print(f"sweep finished in {(time.time() - start) / 60:.1f} min; plot with: python -m experiments.plot {out}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)()

@@ -1,0 +1,121 @@
+"""The benchmark's figures, drawn from a results folder (see prefrl.results)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from prefrl.results import Run, mean_ci  # noqa: E402
+
+
+def _curve(runs: list[Run], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% band over seeds of metric ``key`` at the env steps where every seed has it."""
+    series = [{m["env_steps"]: m[key] for m in r.metrics if isinstance(m.get(key), (int, float))} for r in runs]
+    steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
+    stats = [mean_ci([s[t] for s in series]) for t in steps]
+    mean = np.array([m for m, _ in stats])
+    half = np.nan_to_num(np.array([h for _, h in stats]))
+    return np.array(steps), mean, half
+
+
+def _by_group(runs: list[Run]) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r.group].append(r)
+    return dict(sorted(groups.items()))
+
+
+def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") -> None:
+    """(1) Per task: true return vs env steps, one line per group, mean and 95% band over seeds."""
+    envs = sorted({r.config["env"] for r in runs})
+    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.2), squeeze=False)
+    for ax, env in zip(axes[0], envs, strict=True):
+        for group, members in _by_group([r for r in runs if r.config["env"] == env]).items():
+            steps, mean, half = _curve(members, key)
+            if len(steps) == 0:
+                continue
+            style = {"color": "black", "ls": "--"} if members[0].config["true_reward"] else {}
+            line, = ax.plot(steps, mean, label=f"{group.removeprefix(env + ' ')} (n={len(members)})", **style)
+            ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=line.get_color())
+        ax.set(title=env, xlabel="environment steps", ylabel="true return (deterministic eval)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def bits_of_feedback(summary: dict, path: Path) -> None:
+    """(2) Final true return as % of true-reward RL vs labels (bits of feedback), log axis."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    by_line: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for group, s in summary.items():
+        if "return_vs_true_reward_pct" in s:
+            rest = group.split(" labels ", 1)[-1]
+            by_line[f"{s['env']} {rest}"].append((s["labels"], s["return_vs_true_reward_pct"]))
+    for name, points in sorted(by_line.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=name)
+    ax.axhline(100, color="black", ls="--", lw=1, label="RL on the true reward")
+    ax.set_xscale("log")
+    ax.set(xlabel="labels (bits of feedback)", ylabel="final true return, % of true-reward RL")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def reward_model_accuracy(runs: list[Run], path: Path) -> None:
+    """(3) Reward-model accuracy on labels not yet trained on, vs labels so far."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for group, members in _by_group([r for r in runs if not r.config["true_reward"]]).items():
+        xs, ys = [], []
+        for r in members:
+            for m in r.metrics:
+                if isinstance(m.get("rm/heldout_accuracy"), (int, float)):
+                    xs.append(m["labels"])
+                    ys.append(m["rm/heldout_accuracy"])
+        if xs:
+            order = np.argsort(xs)
+            xs, ys = np.array(xs)[order], np.array(ys)[order]
+            window = max(1, len(ys) // 15)
+            smooth = np.convolve(ys, np.ones(window) / window, mode="valid")
+            ax.plot(xs[window - 1:], smooth, label=group)
+    ax.axhline(0.5, color="grey", lw=1)
+    ax.set(xlabel="labels", ylabel="accuracy on new labels (before fitting them)", ylim=(0.3, 1.0))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def hacking(runs: list[Run], path: Path, threshold: float = 0.6) -> None:
+    """(4) Does r_hat still order the agent's behaviour like the truth? Agreement on fresh
+    on-policy segment pairs over training, beside the true return; steps where agreement falls
+    below ``threshold`` are marked (r_hat and the truth part ways: reward hacking)."""
+    pref = [r for r in runs if not r.config["true_reward"]]
+    groups = _by_group(pref)
+    fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(7, 3.2 * max(1, len(groups))), squeeze=False)
+    for ax, (group, members) in zip(axes[:, 0], groups.items(), strict=False):
+        steps, agree, _ = _curve(members, "rm/agreement")
+        ax.plot(steps, agree, color="tab:blue", label="r_hat vs true ordering (fresh pairs)")
+        low = agree < threshold
+        ax.scatter(steps[low], agree[low], color="red", zorder=3, label=f"agreement < {threshold}")
+        ax.set(title=group, xlabel="environment steps", ylabel="agreement", ylim=(0, 1.05))
+        twin = ax.twinx()
+        s2, ret, _ = _curve(members, "train/true_return")
+        twin.plot(s2, ret, color="tab:green", alpha=0.7, label="true return (training episodes)")
+        twin.set_ylabel("true return")
+        ax.legend(loc="lower left", fontsize=7)
+        twin.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,84 @@
+"""Reading a results folder (one run directory per run under RESULTS/runs/) and summarising it."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    config: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    summary: dict[str, Any] | None
+
+    @property
+    def group(self) -> str:
+        """Runs that differ only in seed share a group: env, labels (or 'true'), selector, oracle."""
+        c = self.config
+        if c["true_reward"]:
+            return f"{c['env']} true reward"
+        knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k in ("oracle_beta", "oracle_gamma", "oracle_epsilon")
+                 if str(c[k]) not in ("inf", "1.0", "0.0")]
+        return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
+
+
+def load_runs(results: Path) -> list[Run]:
+    runs = []
+    for d in sorted((Path(results) / "runs").iterdir()):
+        if not (d / "config.json").exists():
+            continue
+        metrics_file = d / "metrics.jsonl"
+        metrics = [json.loads(x) for x in metrics_file.read_text().splitlines() if x.strip()] if metrics_file.exists() else []
+        summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").exists() else None
+        runs.append(Run(d.name, json.loads((d / "config.json").read_text()), metrics, summary))
+    return runs
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval (nan half-width for one value)."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else math.nan, math.nan
+    return float(x.mean()), float(T_95.get(len(x) - 1, 1.96) * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def summarise(runs: list[Run]) -> dict[str, Any]:
+    """Per group: final true return (mean, 95% CI, per seed), wall time, and the ratio to the
+    true-reward baseline of the same task (return and wall time)."""
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.summary:
+            groups[run.group].append(run)
+    out = {}
+    for group, members in sorted(groups.items()):
+        finals = [r.summary["final_true_return"] for r in members]
+        walls = [r.summary["wall_time"] for r in members]
+        mean, ci = mean_ci(finals)
+        out[group] = {
+            "env": members[0].config["env"],
+            "labels": 0 if members[0].config["true_reward"] else members[0].config["labels"],
+            "true_reward": members[0].config["true_reward"],
+            "seeds": [r.config["seed"] for r in members],
+            "env_steps": members[0].summary["env_steps"],
+            "final_true_return_mean": mean,
+            "final_true_return_ci95": ci,
+            "final_true_return_std": float(np.std(finals, ddof=1)) if len(finals) > 1 else math.nan,
+            "final_true_return_per_seed": finals,
+            "wall_time_min_mean": float(np.mean(walls)) / 60,
+        }
+    for stats in out.values():
+        base = out.get(f"{stats['env']} true reward")
+        if base and not stats["true_reward"]:
+            stats["return_vs_true_reward_pct"] = 100 * stats["final_true_return_mean"] / base["final_true_return_mean"]
+            stats["wall_time_vs_true_reward"] = stats["wall_time_min_mean"] / base["wall_time_min_mean"]
+    return out

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+import tests.toy_env  # noqa: F401
+from experiments import plot, sweep
+from prefrl.config import ConfigError, RunConfig
+from prefrl.trainer import train
+from tests.test_trainer import TINY
+
+
+def test_grid_has_every_cell_and_the_baseline():
+    grid = sweep.SweepConfig(envs="Hopper,Walker2d", labels="350,700", seeds="0,1", oracles="perfect,beta1").grid()
+    names = [name for name, _ in grid]
+    assert len(names) == len(set(names)) == 2 * 2 * (1 + 2 * 2)
+    assert "Walker2d_true_s1" in names and "Hopper_700_disagreement_beta1_s0" in names
+    cfg = dict(grid)["Hopper_350_disagreement_beta1_s1"]
+    assert (cfg.labels, cfg.seed, cfg.oracle_beta) == (350, 1, 1.0)
+
+
+@pytest.mark.parametrize("field, value, message", [("oracles", "angry", "unknown oracle variant 'angry'"),
+                                                   ("labels", "7x", "malformed list '7x'"),
+                                                   ("envs", "Hoper", "unknown env 'Hoper'")])
+def test_bad_grid_is_refused(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        sweep.SweepConfig(**{field: value}).grid()
+
+
+def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
+    for seed in (0, 1):
+        for true_reward in (False, True):
+            name = f"ToyLine_{'true' if true_reward else 24}_s{seed}"
+            train(RunConfig(**{**TINY, "seed": seed, "true_reward": true_reward, "steps": 2048}), tmp_path / "runs" / name)
+    assert plot.main([str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    pref = summary["ToyLine 24 labels disagreement"]
+    base = summary["ToyLine true reward"]
+    assert pref["seeds"] == [0, 1] and base["seeds"] == [0, 1]
+    assert pref["return_vs_true_reward_pct"] == pytest.approx(
+        100 * pref["final_true_return_mean"] / base["final_true_return_mean"])
+    for png in ("learning_curves", "bits_of_feedback", "reward_model_accuracy", "reward_hacking"):
+        assert (tmp_path / f"{png}.png").stat().st_size > 10_000
+
+
+def test_plot_of_a_folder_without_runs_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="has no runs/ folder"):
+        plot.main([str(tmp_path)])
