@@ -1,0 +1,77 @@
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.grasp import BALL_RADIUS, CAMERAS, EPISODE_STEPS, cameras, grasp_score, longest_run, project
+from synthetic_oracle.grasp import back_project
+
+
+@pytest.fixture
+def env():
+    env = gym.make(envs.env_id("Grasp"))
+    yield env
+    env.close()
+
+
+def test_grasp_is_registered_and_passes_check_env(env):
+    assert "Grasp" in envs.task_names()
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_reward_parts_sum_to_reward_facts_have_fixed_shapes_and_episode_has_fixed_length(env):
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    steps = 0
+    while True:
+        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        steps += 1
+        parts = [info[k] for k in ("reward_reach", "reward_grasp", "reward_lift")]
+        assert sum(parts) == pytest.approx(reward, abs=1e-12)
+        assert not terminated
+        for cam in CAMERAS:
+            assert info[f"{cam}_hand_uv"].shape == (2,) and 0.0 <= info[f"{cam}_ball_visible"] <= 1.0
+        assert info["hand_pos"].shape == info["ball_pos"].shape == (3,)
+        if truncated:
+            break
+    assert steps == EPISODE_STEPS
+
+
+def test_grasp_score_known_answers():
+    parts = grasp_score(np.array([0.1, 0.0]), np.array([False, True]), np.array([0.3, 0.3]))
+    np.testing.assert_allclose(parts["reward_reach"], [-0.2, 0.0])
+    np.testing.assert_allclose(parts["reward_grasp"], [0.0, 0.5])
+    np.testing.assert_allclose(parts["reward_lift"], [0.0, 1.0])  # lift only while grasped, capped at 10 cm
+    assert longest_run(np.array([1, 1, 0, 1, 1, 1, 0])) == 3 and longest_run(np.zeros(4)) == 0
+
+
+def test_projection_back_projects_the_resting_ball_to_where_it_is(env):
+    env.reset(seed=3)
+    ball = env.unwrapped.ball_pos()
+    for name, axis in (("judge", 1), ("side", 0)):
+        cam = cameras()[name]
+        uv = project(ball[None], cam)
+        assert np.all(np.abs(uv) < 1), "the resting ball is in view"
+        seen = back_project(uv, cam, axis)[0]
+        # read in the plane through the origin: off by at most the ball's offset from it, scaled
+        assert seen[2] == pytest.approx(BALL_RADIUS, abs=0.01)
+        np.testing.assert_allclose(cam.ray(uv)[0] / np.linalg.norm(cam.ray(uv)[0]),
+                                   (ball - cam.pos) / np.linalg.norm(ball - cam.pos), atol=1e-9)
+
+
+def test_ball_visibility_from_an_occlusion_test(env):
+    env.reset(seed=0)
+    u = env.unwrapped
+    qpos = u.data.qpos.copy()
+    qpos[:3] = [0.0, 0.0, BALL_RADIUS]
+    qpos[7:10] = [0.1, 0.1, 0.25]  # hand out of the way
+    u.set_state(qpos, np.zeros(u.model.nv))
+    facts = u.facts()
+    assert facts["judge_ball_visible"] == 1.0 and facts["side_ball_visible"] == 1.0
+    qpos[7:10] = [0.0, -0.1, 0.04]  # front plate right in front of the ball, low
+    u.set_state(qpos, np.zeros(u.model.nv))
+    mujoco.mj_forward(u.model, u.data)
+    facts = u.facts()
+    assert facts["judge_ball_visible"] == 0.0 and facts["side_ball_visible"] == 1.0
