@@ -58,12 +58,11 @@ class HopperBackflipEnv(HopperEnv):
 
     def contacts(self) -> dict[str, float]:
         """``contact_<part>``: 1.0 where that body part touches the floor."""
-        touching = dict.fromkeys(PARTS, 0.0)
-        for c in self.data.contact[: self.data.ncon]:
-            other = c.geom2 if c.geom1 == self._floor else c.geom1 if c.geom2 == self._floor else None
-            if other in self._part_of_geom:
-                touching[self._part_of_geom[other]] = 1.0
-        return {f"contact_{p}": v for p, v in touching.items()}
+        contact = self.data.contact
+        g1, g2 = contact.geom1, contact.geom2  # (ncon,)
+        other = np.concatenate([g2[g1 == self._floor], g1[g2 == self._floor]])
+        touching = {p: float(gid in other) for gid, p in self._part_of_geom.items()}
+        return {f"contact_{p}": touching[p] for p in PARTS}
 
     def facts(self) -> dict[str, float]:
         qpos, qvel = self.data.qpos, self.data.qvel

@@ -1,0 +1,50 @@
+"""experiments.backflip end to end with a tiny budget, and its command-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments import backflip
+from prefrl.config import RunConfig
+from synthetic_oracle.backflip import FlipCount
+
+TINY = {"env": "HopperBackflip", "oracle_score": "backflip", "labels": 16, "steps": 1024, "n_envs": 2,
+        "pretrain_steps": 750, "chunk_steps": 512, "eval_every": 1024, "eval_episodes": 1,
+        "final_eval_episodes": 2, "fit_steps_initial": 5, "fit_steps": 2, "oversample": 2}
+
+
+def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    summary = backflip.backflip_run(RunConfig(**TINY), tmp_path / "run").run()
+    run = tmp_path / "run"
+    assert summary["labels"] == 16 and summary["env_steps"] >= 1024
+    assert summary["final_episodes"] == 2 and len(summary["final_flips_each_episode"]) == 2
+    assert 0.0 <= summary["final_clean_flip_share"] <= 1.0
+    assert json.loads((run / "summary.json").read_text()) == summary
+    assert (run / "flips.png").stat().st_size > 0
+    assert (run / summary["gifs"][0]).read_bytes()[:6] == b"GIF89a"
+    evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval/flips_per_episode" in m for m in evals)
+
+
+def test_flip_stats():
+    stats = backflip.flip_stats([FlipCount(1, 0, 0), FlipCount(0, 0, 1), FlipCount(2, 1, 0), FlipCount(1, 0, 0)])
+    assert stats["flips_per_episode"] == 1.0 and stats["clean_flip_share"] == 0.75
+    lo, hi = stats["flips_per_episode_ci95"]
+    assert lo < 1.0 < hi and np.isclose(hi - 1.0, 1.0 - lo)
+    assert stats["falls_per_episode"] == 0.25 and stats["forward_flips_per_episode"] == 0.25
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--teacher", "human"], "labelling page"),
+    (["--env", "Hopper"], "HopperBackflip only"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["backflip", *args])
+    with pytest.raises(SystemExit) as e:
+        backflip.cli.main_guard(backflip.main)()
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
