@@ -264,7 +264,7 @@ def scripted_grasp(obs: np.ndarray, max_move: float = 0.03) -> np.ndarray:
     hand, ball, touching = obs[0:3], obs[4:7], obs[16] * obs[17]
     aligned = np.linalg.norm(ball[:2] - hand[:2]) < 0.006
     if touching:
-        target, grip = np.array([*ball[:2], 0.2]), -1.0
+        target, grip = np.array([*ball[:2], 0.15]), -1.0
     elif aligned and hand[2] - ball[2] < 0.02:
         target, grip = np.array([*ball[:2], ball[2]]), -1.0
     elif aligned:
