@@ -5,6 +5,7 @@ LABEL_PAGE = """<!doctype html>
 <style>
  body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 760px; color: #222; }
  h1 { font-size: 1.2em; margin: 0 0 .5em; }
+ [hidden] { display: none !important; }
  #pair { display: flex; gap: 16px; justify-content: center; min-height: 300px; }
  #pair figure { margin: 0; text-align: center; }
  #pair img { width: 300px; height: 300px; image-rendering: auto; border: 3px solid #ccc; border-radius: 6px;

@@ -8,6 +8,9 @@ once. The page reads :meth:`Clips.ready` and the worker's progress to say what i
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,7 @@ from prefrl.queries import Query
 from prefrl.store import LabelStore
 
 POLL_SECONDS = 0.5
+RENDER_NICENESS = 10  # Linux: rendering yields the CPU to the web server and the browser
 
 
 class Clips:
@@ -70,6 +74,9 @@ class RenderWorker(threading.Thread):
         return out
 
     def run(self) -> None:
+        if sys.platform == "linux":  # nice this thread (and the GL threads it starts): the page answers first
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RENDER_NICENESS)
         try:
             renderer = self.make_renderer()  # OpenGL context: made and used on this thread only
         except Exception as e:  # noqa: BLE001 - shown on the page instead of killing the thread
