@@ -8,6 +8,7 @@ and a crash of either side loses no label: both only share the SQLite store).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -149,4 +150,6 @@ def launch_page(command: Sequence[str], host: str, port: int, timeout: float = 6
             process.kill()
             raise RuntimeError(f"the labelling page did not answer on {host}:{port} within {timeout:.0f} s")
         time.sleep(0.2)
-    return HumanTeacher(url, process)
+    teacher = HumanTeacher(url, process)
+    atexit.register(teacher.close)  # the page goes when the training process ends
+    return teacher
