@@ -19,6 +19,9 @@ Info, every step: physical facts only (no judgement):
 
 * ``pitch``: torso pitch in rad, accumulated (not wrapped); a backflip decreases it by 2*pi.
 * ``pitch_rate``: its rate, rad/s.
+* ``body_pitch``: the pitch of the whole body's axis, from the foot to the torso (0: torso right
+  above the foot), accumulated like ``pitch``. It tells a flip from folding at the hip: a
+  hopper can fold the torso back 150 degrees while standing, but only a flip turns this axis.
 * ``height``: torso height above the floor, m (1.25 standing).
 * ``contact_torso``, ``contact_thigh``, ``contact_leg``, ``contact_foot``: 1.0 when that body
   part touches the floor, else 0.0.
@@ -49,7 +52,9 @@ class HopperBackflipEnv(HopperEnv):
         model = self.model
         self._floor = model.geom("floor").id
         self._part_of_geom = {model.geom(f"{p}_geom").id: p for p in PARTS}
+        self._torso, self._foot = model.body("torso").id, model.geom("foot_geom").id
         self._tracker = None
+        self._body_pitch = 0.0
 
     def _get_obs(self) -> np.ndarray:
         qpos, qvel = self.data.qpos, np.clip(self.data.qvel, -10, 10)
@@ -64,12 +69,22 @@ class HopperBackflipEnv(HopperEnv):
         touching = {p: float(gid in other) for gid, p in self._part_of_geom.items()}
         return {f"contact_{p}": touching[p] for p in PARTS}
 
+    def _axis_angle(self) -> float:
+        """Wrapped angle of the foot -> torso axis from vertical, positive toward +x."""
+        dx, _, dz = self.data.xpos[self._torso] - self.data.geom_xpos[self._foot]
+        return float(np.arctan2(dx, dz))
+
+    def _update_body_pitch(self) -> None:
+        step = self._axis_angle() - self._body_pitch
+        self._body_pitch += (step + np.pi) % (2 * np.pi) - np.pi  # accumulate, never wrap
+
     def facts(self) -> dict[str, float]:
         qpos, qvel = self.data.qpos, self.data.qvel
         contacts = self.contacts()
         return {
             "pitch": float(qpos[2]),
             "pitch_rate": float(qvel[2]),
+            "body_pitch": self._body_pitch,
             "height": float(qpos[1]),
             **contacts,
             "airborne": float(not any(contacts.values())),
@@ -77,10 +92,11 @@ class HopperBackflipEnv(HopperEnv):
 
     def step(self, action):
         self.do_simulation(action, self.frame_skip)
+        self._update_body_pitch()
         facts = self.facts()
         body = facts["contact_torso"] + facts["contact_thigh"] > 0
-        reward = self._tracker.step(facts["pitch"], facts["height"], body, facts["contact_foot"] > 0,
-                                    facts["airborne"] > 0)
+        reward = self._tracker.step(facts["pitch"], facts["body_pitch"], facts["height"], body,
+                                    facts["contact_foot"] > 0, facts["airborne"] > 0)
         info = facts | {"qpos": self.data.qpos.copy(), "qvel": self.data.qvel.copy()}
         if self.render_mode == "human":
             self.render()
@@ -90,7 +106,9 @@ class HopperBackflipEnv(HopperEnv):
         from synthetic_oracle.backflip import BackflipTracker
 
         self._tracker = BackflipTracker()
-        return super().reset_model()
+        obs = super().reset_model()
+        self._body_pitch = self._axis_angle()
+        return obs
 
     def _get_reset_info(self) -> dict:
         return self.facts() | {"qpos": self.data.qpos.copy(), "qvel": self.data.qvel.copy()}

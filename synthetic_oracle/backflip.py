@@ -2,7 +2,7 @@
 
 Both read the facts that ``prefrl/HopperBackflip-v0`` puts in ``info`` (and a
 :class:`~prefrl.segments.Segment` records): ``pitch`` (accumulated torso pitch, rad; a backflip
-*decreases* it by 2*pi), ``height`` (torso height, m), ``contact_torso``, ``contact_thigh``,
+*decreases* it by 2*pi), ``body_pitch`` (the same for the foot -> torso axis), ``height`` (torso height, m), ``contact_torso``, ``contact_thigh``,
 ``contact_leg``, ``contact_foot`` (1.0 when that part touches the floor) and ``airborne``.
 
 **Counter.** A *stance* is the hopper upright (torso within ``UPRIGHT_TOLERANCE`` of a multiple
@@ -17,12 +17,15 @@ foot on a flat landing, so leg contact is foot-side, not a fall.)
 **Score** (per step; the parts keep the order PPO can climb without a place to settle on):
 
 * ``rotation``: new backward rotation beyond ``UPRIGHT_TOLERANCE`` since the last stance, only
-  while the attempt is clean, capped at one turn. Only the *increase of the maximum* counts, so
+  while the attempt is clean, capped at one turn. Rotation is the smaller of the torso's and the
+  body axis's, so folding the torso back at the hip while standing does not count. Only the *increase of the maximum* counts, so
   back-and-forth wobble nets zero and leaning back earns nothing.
 * ``ground``: minus the rotation (either way) made while torso or thigh touch the floor;
   rolling on the floor costs more than anything it could earn.
 * ``landing``: once per attempt, the first foot touchdown after >= 3/2 pi of rotation in the
   air, times the uprightness ``max(0, cos(pitch))``.
+* ``hold``: per step on the foot after that landing, times the uprightness, for at most
+  ``HOLD_STEPS``: staying up after the landing pays before the stance completes.
 * ``flip``: per completed clean backflip (at the end of the 0.2 s stance), much more than any
   partial rotation.
 
@@ -44,7 +47,7 @@ UPRIGHT_TOLERANCE = 0.5  # (rad) wrapped pitch within this of a multiple of 2*pi
 UPRIGHT_HEIGHT = 0.8  # (m) torso at least this high (standing: 1.25 m)
 HOLD_STEPS = 25  # (control steps) 0.2 s at 125 steps/s
 LANDING_ROTATION = 1.5 * math.pi  # (rad) rotation before a foot touchdown counts as a landing
-FACTS = ("pitch", "height", "contact_torso", "contact_thigh", "contact_leg", "contact_foot", "airborne")
+FACTS = ("pitch", "body_pitch", "height", "contact_torso", "contact_thigh", "contact_leg", "contact_foot", "airborne")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class BackflipWeights:
     """Cost per rad of rotation made while torso or thigh touch the floor."""
     landing: float = 5.0
     """Foot touchdown after >= 3/2 pi of clean rotation, times cos(pitch)."""
+    hold: float = 0.4
+    """Per step upright on the foot after such a landing (times cos(pitch)), at most HOLD_STEPS."""
     flip: float = 20.0
     """Per completed clean backflip."""
 
@@ -85,24 +90,27 @@ class BackflipTracker:
         self.backflips = self.forward_flips = self.falls = 0
         self._started = False
 
-    def _start(self, pitch: float, body: bool, airborne: bool) -> None:
+    def _start(self, pitch: float, body_pitch: float, body: bool, airborne: bool) -> None:
         self._started = True
         self.k_stand = round(pitch / TWO_PI)  # lattice point of the last stance
-        self.best = max(0.0, self._rotation(pitch))  # rotation already reached: not paid
+        self.k_axis = round(body_pitch / TWO_PI)  # the body axis's lattice point then
+        self.best = max(0.0, self._rotation(pitch, body_pitch))  # rotation already reached: not paid
         self.clean = not body  # nothing but the foot touched the floor since the stance
         self.airborne_seen = airborne
-        self.landed = False
+        self.landed, self.held = False, 0
         self.hold_k, self.hold_n = self.k_stand, 0
         self.prev_pitch, self.prev_airborne = pitch, airborne
 
-    def _rotation(self, pitch: float) -> float:
-        """Backward rotation since the last stance beyond the upright tolerance (rad)."""
-        return min(TWO_PI * self.k_stand - pitch, TWO_PI) - UPRIGHT_TOLERANCE
+    def _rotation(self, pitch: float, body_pitch: float) -> float:
+        """Backward rotation of torso and body axis since the last stance, beyond the upright
+        tolerance (rad)."""
+        turned = min(TWO_PI * self.k_stand - pitch, TWO_PI * self.k_axis - body_pitch, TWO_PI)
+        return turned - UPRIGHT_TOLERANCE
 
-    def step(self, pitch: float, height: float, body_contact: bool, foot_contact: bool,
-             airborne: bool) -> float:
+    def step(self, pitch: float, body_pitch: float, height: float, body_contact: bool,
+             foot_contact: bool, airborne: bool) -> float:
         if not self._started:
-            self._start(pitch, body_contact, airborne)
+            self._start(pitch, body_pitch, body_contact, airborne)
         w, score = self.weights, 0.0
         if body_contact:
             score -= w.ground * abs(pitch - self.prev_pitch)
@@ -110,7 +118,7 @@ class BackflipTracker:
                 self.falls += 1
                 self.clean = False
         elif self.clean:
-            rotation = self._rotation(pitch)
+            rotation = self._rotation(pitch, body_pitch)
             if rotation > self.best:
                 score += w.rotation * (rotation - self.best)
                 self.best = rotation
@@ -118,12 +126,15 @@ class BackflipTracker:
         touchdown = foot_contact and self.prev_airborne and not body_contact
         if touchdown and self.clean and not self.landed and self.best + UPRIGHT_TOLERANCE >= LANDING_ROTATION:
             score += w.landing * max(0.0, math.cos(pitch))
-            self.landed = True
-        score += self._stance(pitch, height, body_contact)
+            self.landed, self.held = True, 0
+        if self.landed and self.clean and not body_contact and self.held < HOLD_STEPS:
+            score += w.hold * max(0.0, math.cos(pitch))
+            self.held += 1
+        score += self._stance(pitch, body_pitch, height, body_contact)
         self.prev_pitch, self.prev_airborne = pitch, airborne
         return score
 
-    def _stance(self, pitch: float, height: float, body_contact: bool) -> float:
+    def _stance(self, pitch: float, body_pitch: float, height: float, body_contact: bool) -> float:
         """Track upright holds; at a completed stance count flips and start a new attempt."""
         upright = height > UPRIGHT_HEIGHT and abs(wrap(pitch)) < UPRIGHT_TOLERANCE and not body_contact
         if not upright:
@@ -143,8 +154,8 @@ class BackflipTracker:
                     score = self.weights.flip * turns
                 else:
                     self.forward_flips -= turns
-            self.k_stand = k
-            self.best = max(0.0, self._rotation(pitch))
+            self.k_stand, self.k_axis = k, round(body_pitch / TWO_PI)
+            self.best = max(0.0, self._rotation(pitch, body_pitch))
         # Same lattice point: `best` stays, so standing up again does not re-pay old rotation.
         self.clean, self.airborne_seen, self.landed = True, False, False
         return score
@@ -159,7 +170,8 @@ def _fact_rows(facts: Mapping[str, np.ndarray]):
     if missing:
         raise ValueError(f"segment lacks backflip facts {missing}; record it from prefrl/HopperBackflip-v0")
     body = (np.asarray(facts["contact_torso"]) + np.asarray(facts["contact_thigh"])) > 0
-    return zip(np.asarray(facts["pitch"], float), np.asarray(facts["height"], float), body,
+    return zip(np.asarray(facts["pitch"], float), np.asarray(facts["body_pitch"], float),
+               np.asarray(facts["height"], float), body,
                np.asarray(facts["contact_foot"]) > 0, np.asarray(facts["airborne"]) > 0, strict=True)
 
 

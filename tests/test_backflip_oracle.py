@@ -105,14 +105,14 @@ def test_rolling_on_the_ground_scores_below_standing_still(standing):
 def test_wobble_nets_zero():
     tracker = BackflipTracker()
     pitches = 0.45 * np.sin(np.arange(1000) / 10.0)  # rocking within the upright band
-    total = sum(tracker.step(p, 1.2, False, True, False) for p in pitches)
+    total = sum(tracker.step(p, p, 1.2, False, True, False) for p in pitches)
     assert total == 0.0
 
 
 def test_rocking_past_the_band_pays_only_once():
     tracker = BackflipTracker()
     pitches = -0.9 * np.abs(np.sin(np.arange(2000) / 20.0))  # lean back 0.9 rad, up, again ...
-    scores = [tracker.step(p, 1.2, False, True, False) for p in pitches]
+    scores = [tracker.step(p, p, 1.2, False, True, False) for p in pitches]
     assert sum(scores) == pytest.approx(0.4, abs=1e-3)
 
 
@@ -121,12 +121,21 @@ def test_forward_flip_is_counted_separately():
     pitch = np.concatenate([np.zeros(HOLD_STEPS + 5), np.linspace(0, 2 * np.pi, 100), np.full(40, 2 * np.pi)])
     airborne = np.zeros_like(pitch)
     airborne[HOLD_STEPS + 10: HOLD_STEPS + 100] = 1
-    facts = {"pitch": pitch, "height": np.full_like(pitch, 1.2), "contact_torso": 0 * pitch,
+    facts = {"pitch": pitch, "body_pitch": pitch, "height": np.full_like(pitch, 1.2), "contact_torso": 0 * pitch,
              "contact_thigh": 0 * pitch, "contact_leg": 0 * pitch, "contact_foot": 1 - airborne,
              "airborne": airborne}
     scores, count = track(facts)
     assert (count.backflips, count.forward_flips) == (0, 1)
     assert scores.sum() == 0.0
+
+
+def test_folding_at_the_hip_while_standing_earns_nothing():
+    def fold(t, u):  # bend the hip fully: the torso pitches back ~2.6 rad, the foot stays down
+        return np.array([-1.0, 0.0, 0.0])
+
+    folded = rollout(fold, steps=100)
+    assert folded.facts["pitch"].min() < -1.5
+    assert backflip_score(folded).sum() < 0.5
 
 
 def test_oracle_prefers_the_flip(clean_flip, standing, rng):
