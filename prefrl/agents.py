@@ -46,6 +46,12 @@ def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None) -> 
                device="cpu", **kwargs)
 
 
+def load_agent(config: RunConfig, path, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
+    """An agent saved by ``BaseAlgorithm.save``, attached to ``venv``, its step count kept."""
+    cls = PPO if config.algo == "ppo" else A2C
+    return cls.load(path, env=venv, device="cpu", tensorboard_log=tensorboard_log)
+
+
 def collect(agent: BaseAlgorithm, venv: VecEnv, steps: int) -> None:
     """Run the agent's current (stochastic) policy for ``steps`` env steps without learning."""
     obs = venv.reset()

@@ -41,6 +41,8 @@ def prepare(path: Path, config: RunConfig) -> Path:
                 f"run directory {path} holds a different config (differs in: {', '.join(diff)}); "
                 "pass another --run-dir or the same settings to resume"
             )
+        if (path / "summary.json").exists():
+            raise ConfigError(f"the run in {path} has already finished (see its summary.json); pass another --run-dir")
     elif path.exists() and any(path.iterdir()):
         raise ConfigError(f"run directory {path} is not empty and has no config.json; pass another --run-dir")
     path.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,13 @@ class MetricsLog:
     def write(self, metrics: dict[str, Any]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps({k: _jsonable(v) for k, v in metrics.items()}) + "\n")
+
+    def truncate(self, env_steps: int) -> None:
+        """Drop records past ``env_steps`` (a resumed run logs those steps again)."""
+        kept = [m for m in self.read() if m.get("env_steps", 0) <= env_steps]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(m) + "\n" for m in kept))
+        tmp.replace(self.path)
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -11,6 +11,7 @@ read only by the synthetic oracle (through recorded segments) and by evaluation.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,8 +66,17 @@ class PreferenceRun:
             self.data = PreferenceData.empty(config.members, self.segment_steps, obs_dim + act_dim)
             self._seen_label_ids: set[int] = set()
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model)
-        self.agent = agents.make_agent(config, venv, str(self.path))
-        self.start_time = time.time()
+        self.checkpoint = Checkpoint(self.path / "checkpoint")
+        if self.checkpoint.exists():
+            self.agent = agents.load_agent(config, self.checkpoint.policy, venv, str(self.path))
+            if not config.true_reward:
+                self.reward_model.load_state_dict(RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes()).state_dict())
+                self.reward_trainer.l2 = torch.as_tensor(self.checkpoint.state()["l2"])
+                self.ingest()
+            self.metrics.truncate(self.agent.num_timesteps)
+        else:
+            self.agent = agents.make_agent(config, venv, str(self.path))
+        self.start_time = time.time() - (self.checkpoint.state()["wall_time"] if self.checkpoint.exists() else 0.0)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
@@ -77,7 +87,7 @@ class PreferenceRun:
             self.ask(pretrain)
             self.wait_for_labels(pretrain)
             self.fit(cfg.fit_steps_initial)
-        next_eval = 0
+        next_eval = self.agent.num_timesteps
         while self.agent.num_timesteps < cfg.steps:
             chunk = min(cfg.chunk_steps, cfg.steps - self.agent.num_timesteps)
             self.agent.learn(chunk, reset_num_timesteps=False, tb_log_name="tb")
@@ -91,6 +101,7 @@ class PreferenceRun:
                 metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
                 next_eval = steps + cfg.eval_every
             self.log(metrics)
+            self.save_checkpoint()
         return self.finish()
 
     # ------------------------------------------------------------------ stages
@@ -169,6 +180,15 @@ class PreferenceRun:
         self.metrics.write(metrics)
         self.on_metrics(metrics)
 
+    def save_checkpoint(self) -> None:
+        """Policy, reward model and l2 after this chunk; labels are already in the store."""
+        state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time}
+        reward_model = None
+        if not self.config.true_reward:
+            state["l2"] = self.reward_trainer.l2.tolist()
+            reward_model = self.reward_model.to_npz()
+        self.checkpoint.save(self.agent, reward_model, state)
+
     def finish(self) -> dict[str, Any]:
         cfg = self.config
         mean, std = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
@@ -189,6 +209,7 @@ class PreferenceRun:
         if not cfg.true_reward:
             (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())
         (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        self.checkpoint.remove()
         self.close()
         return summary
 
@@ -196,6 +217,37 @@ class PreferenceRun:
         self.recorder.close()
         if not self.config.true_reward:
             self.store.close()
+
+
+class Checkpoint:
+    """The latest chunk's policy, reward model and state, replaced atomically (write, then rename)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.policy, self.reward_model = path / "policy.zip", path / "reward_model.npz"
+
+    def exists(self) -> bool:
+        return (self.path / "state.json").exists()
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.path / "state.json").read_text())
+
+    def save(self, agent, reward_model: bytes | None, state: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        agent.save(tmp / "policy.zip")
+        if reward_model is not None:
+            (tmp / "reward_model.npz").write_bytes(reward_model)
+        (tmp / "state.json").write_text(json.dumps(state))
+        old = self.path.with_name(self.path.name + ".old")
+        if self.path.exists():
+            self.path.rename(old)
+        tmp.rename(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def train(config: RunConfig, path: Path, **kwargs) -> dict[str, Any]:

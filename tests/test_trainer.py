@@ -81,3 +81,33 @@ def test_a_run_dir_with_another_config_is_refused_and_left_alone(tmp_path):
     with pytest.raises(ConfigError, match="holds a different config .*seed"):
         PreferenceRun(RunConfig(**{**TINY, "steps": 2048, "seed": 1}), tmp_path / "run")
     assert {p: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
+
+
+class Killed(Exception):
+    pass
+
+
+class DiesAfterFirstChunk(PreferenceRun):
+    def save_checkpoint(self):
+        super().save_checkpoint()
+        raise Killed
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_with_every_label(tmp_path):
+    config = RunConfig(**TINY)
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "run").run()
+    from prefrl.store import LabelStore
+
+    before = [(lab.id, lab.query_id, lab.choice) for lab in LabelStore(tmp_path / "run/labels.sqlite").labels()]
+    assert 6 <= len(before) < 24
+    resumed = PreferenceRun(config, tmp_path / "run")
+    assert resumed.agent.num_timesteps == 2048 and len(resumed.data) == len(before)
+    summary = resumed.run()
+    after = [(lab.id, lab.query_id, lab.choice) for lab in LabelStore(tmp_path / "run/labels.sqlite").labels()]
+    assert after[: len(before)] == before and summary["labels"] == 24 and summary["env_steps"] == 4096
+    steps = [json.loads(line)["env_steps"] for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert steps == [2048, 4096]
+    assert not (tmp_path / "run/checkpoint").exists()
+    with pytest.raises(ConfigError, match="already finished"):
+        PreferenceRun(config, tmp_path / "run")
