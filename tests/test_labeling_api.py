@@ -195,7 +195,7 @@ def test_any_other_address_needs_the_token(tmp_path):
     path = make_run(tmp_path / "run")
     with LabelServer(PageConfig.from_run(path, gold=0), host="0.0.0.0", port=0) as server:
         token = server.app.config.token
-        assert token and len(token) >= 20 and server.url.endswith(f"?token={token}")
+        assert token and len(token) >= 20 and server.url.endswith(f":{server.port}/?token={token}")
         base = f"http://127.0.0.1:{server.port}"
         for route in ("/", "/api/next?labeler=ann", "/api/stats", "/api/labels.jsonl", "/clips/1.gif"):
             assert httpx.get(base + route).status_code == 401
@@ -227,6 +227,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
                             ([str(tmp_path / "broken")], "is not valid JSON"),
                             ([run, "--redundancy", "0"], "redundancy must be >= 1"),
                             ([run, "--port", "70000"], "--port must be 0..65535"),
+                            ([run, "--clip-size", "4"], "clip size must be 16..1024 px"),
+                            ([run, "--gold", "-1"], "gold must be >= 0"),
                             ([run, "--port", str(busy.port)], f"cannot listen on 127.0.0.1:{busy.port}"),
                             ([run, "--port", "x"], "invalid int value"),
                             ([run, "--export", str(tmp_path / "no" / "dir.jsonl")], "cannot write")):

@@ -69,6 +69,8 @@ class PageConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.gold < 0:
             raise ValueError(f"gold must be >= 0, got {self.gold}")
+        if not 16 <= self.clip_size <= 1024:
+            raise ValueError(f"clip size must be 16..1024 px, got {self.clip_size}")
 
     @classmethod
     def from_run(cls, run_dir: str | Path, **overrides) -> PageConfig:

@@ -67,7 +67,8 @@ class LabelServer:
     @property
     def url(self) -> str:
         """The page's address, with the token if one is needed: show it once to the labelers."""
-        return page_url(self.host, self.port, self.app.config.token)
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::") else self.host  # all interfaces
+        return page_url(host, self.port, self.app.config.token)
 
     def start(self, timeout: float = 20.0) -> LabelServer:
         self.app.start()
