@@ -15,6 +15,7 @@ Everything else (observations, actions, dynamics, the forward-progress reward) i
 Info, every step:
 
 * ``reward_*``: the parts of the true reward; they sum to the reward (a test checks this).
+* ``height``: torso height (Hopper, Walker2d, HalfCheetah, Ant), a fact a person sees at a glance.
 * ``healthy``: 1.0 when the body is in the state in which the v5 task would continue, else 0.0.
 * ``qpos``, ``qvel``: the full simulator state after the step, so that a recorded segment can
   be replayed and rendered later.
@@ -51,15 +52,18 @@ class TaskSpec:
     """Constructor arguments that remove control costs and termination."""
     max_episode_steps: int = 1000
     """Fixed episode length in control steps (gymnasium's v5 time limit)."""
+    height_qpos: int | None = None
+    """Index of the torso's height in qpos, reported as ``info["height"]``, for bodies that have one."""
 
 
 TASKS: dict[str, TaskSpec] = {
-    "Hopper": TaskSpec(HopperEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}),
-    "Walker2d": TaskSpec(Walker2dEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}),
-    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}),
+    "Hopper": TaskSpec(HopperEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}, height_qpos=1),
+    "Walker2d": TaskSpec(Walker2dEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}, height_qpos=1),
+    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}, height_qpos=1),
     "Swimmer": TaskSpec(SwimmerEnv, {"ctrl_cost_weight": 0.0}),
     "Ant": TaskSpec(
-        AntEnv, {"ctrl_cost_weight": 0.0, "contact_cost_weight": 0.0, "terminate_when_unhealthy": False}
+        AntEnv, {"ctrl_cost_weight": 0.0, "contact_cost_weight": 0.0, "terminate_when_unhealthy": False},
+        height_qpos=2,
     ),
     "Reacher": TaskSpec(ReacherEnv, {"reward_control_weight": 0.0}, max_episode_steps=50),
     "InvertedPendulum": TaskSpec(InvertedPendulumEnv),
@@ -68,7 +72,11 @@ TASKS: dict[str, TaskSpec] = {
 
 
 class PaperTask(gym.Wrapper):
-    """Never terminates, reports reward parts, health and the simulator state in ``info``."""
+    """Never terminates, reports reward parts, health, height and the simulator state in ``info``."""
+
+    def __init__(self, env: gym.Env, height_qpos: int | None = None):
+        super().__init__(env)
+        self.height_qpos = height_qpos
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -77,6 +85,8 @@ class PaperTask(gym.Wrapper):
         # their survive reward is already 0 on such a step. The others expose `is_healthy`.
         healthy = getattr(self.env.unwrapped, "is_healthy", not terminated)
         info["healthy"] = float(healthy)
+        if self.height_qpos is not None:
+            info["height"] = float(self.env.unwrapped.data.qpos[self.height_qpos])
         return obs, float(reward), False, truncated, info | self.state()
 
     def state(self) -> dict[str, np.ndarray]:
@@ -87,7 +97,7 @@ class PaperTask(gym.Wrapper):
 def make_task(task: str, **kwargs) -> gym.Env:
     """Entry point for ``prefrl/<task>-v0``; keyword arguments override the task's."""
     spec = TASKS[task]
-    return PaperTask(spec.env_class(**(spec.kwargs | kwargs)))
+    return PaperTask(spec.env_class(**(spec.kwargs | kwargs)), spec.height_qpos)
 
 
 def register_all() -> None:

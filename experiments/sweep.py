@@ -21,6 +21,7 @@ import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from itertools import product  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -28,12 +29,24 @@ from typing import Any  # noqa: E402
 from prefrl import cli  # noqa: E402
 from prefrl.config import ConfigError, RunConfig, arg  # noqa: E402
 
-# Named oracle variants for the grid: the perfect oracle and B-Pref's noisy teachers.
-ORACLES: dict[str, dict[str, float]] = {
+# Named oracle variants for the grid: the perfect oracle, B-Pref's noisy teachers and a
+# systematically biased one. Skip/equal thresholds are in units of a Hopper segment's true
+# return (188 steps; a fallen Hopper's segment scores below ~50, a hopping one 200-600).
+ORACLES: dict[str, dict[str, float | str]] = {
     "perfect": {},
     "beta1": {"oracle_beta": 1.0},
     "mistake10": {"oracle_epsilon": 0.1},
     "myopic0.9": {"oracle_gamma": 0.9},
+    "skip50": {"oracle_skip_threshold": 50.0},
+    "equal10": {"oracle_equal_threshold": 10.0},
+    "height_biased": {"oracle_score": "height_biased"},
+}
+
+ABLATIONS: dict[str, dict[str, bool | int | str]] = {
+    "none": {},
+    "offline": {"offline": True},
+    "single": {"members": 1, "selector": "uniform"},
+    "fixed_l2": {"fixed_l2": True},
 }
 
 
@@ -43,6 +56,7 @@ class SweepConfig:
     labels: str = arg("700", "comma-separated label budgets")
     seeds: str = arg("0,1,2", "comma-separated seeds")
     selectors: str = arg("disagreement", "comma-separated query selectors")
+    ablations: str = arg("none", "comma-separated: none, offline, single (one reward model, uniform), fixed_l2")
     oracles: str = arg("perfect", f"comma-separated oracle variants: {', '.join(ORACLES)}")
     baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
     steps: int = arg(1_000_000, "environment steps per run")
@@ -65,14 +79,16 @@ class SweepConfig:
                 if self.baseline:
                     runs.append((f"{env}_true_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
                                                                   true_reward=True)))
-                for labels in split(self.labels, int):
-                    for selector in split(self.selectors):
-                        for oracle in split(self.oracles):
-                            if oracle not in ORACLES:
-                                raise ConfigError(f"unknown oracle variant {oracle!r}; known: {', '.join(ORACLES)}")
-                            cfg = RunConfig(env=env, seed=seed, steps=self.steps, labels=labels, selector=selector,
-                                            **ORACLES[oracle])
-                            runs.append((f"{env}_{labels}_{selector}_{oracle}_s{seed}", cfg))
+                for labels, selector, oracle, ablation in product(
+                        split(self.labels, int), split(self.selectors), split(self.oracles), split(self.ablations)):
+                    if oracle not in ORACLES:
+                        raise ConfigError(f"unknown oracle variant {oracle!r}; known: {', '.join(ORACLES)}")
+                    if ablation not in ABLATIONS:
+                        raise ConfigError(f"unknown ablation {ablation!r}; known: {', '.join(ABLATIONS)}")
+                    cfg = RunConfig(env=env, seed=seed, steps=self.steps, labels=labels, selector=selector,
+                                    **ORACLES[oracle], **ABLATIONS[ablation])
+                    suffix = "" if ablation == "none" else f"_{ablation}"
+                    runs.append((f"{env}_{labels}_{cfg.selector}_{oracle}{suffix}_s{seed}", cfg))
         return runs
 
 

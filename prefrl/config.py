@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prefrl.queries import SELECTORS, pretrain_labels
+from prefrl.queries import ENSEMBLE_SELECTORS, SELECTORS, pretrain_labels
 
 ALGOS = ("ppo", "a2c")
 TEACHERS = ("oracle", "human")
@@ -31,7 +31,7 @@ class RunConfig:
     true_reward: bool = arg(False, "baseline: the agent learns the environment's reward, no labels")
     algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)")
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
-    selector: str = arg("disagreement", "query selection: uniform or disagreement")
+    selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy or kcenter")
     segment_seconds: float = arg(1.5, "segment length in seconds of simulated time")
     pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
     pretrain_steps: int = arg(16_384, "env steps of the initial policy recorded for the first queries "
@@ -39,7 +39,9 @@ class RunConfig:
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
     n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
-    members: int = arg(3, "reward-model ensemble members")
+    members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
+    offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
+    fixed_l2: bool = arg(False, "ablation: keep the l2 strength fixed instead of adapting it")
     fit_steps_initial: int = arg(500, "reward-model minibatch steps after pretraining labels")
     fit_steps: int = arg(30, "reward-model minibatch steps after each chunk")
     eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
@@ -68,6 +70,9 @@ class RunConfig:
         for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
+        if self.members == 1 and self.selector in ENSEMBLE_SELECTORS:
+            raise ConfigError(f"--selector {self.selector} needs an ensemble; with --members 1 use uniform, "
+                              "entropy or kcenter")
         from synthetic_oracle import SCORES
 
         if self.oracle_score not in SCORES:
@@ -80,13 +85,18 @@ class RunConfig:
             raise ConfigError(f"--segment-seconds must be in (0, 60], got {self.segment_seconds}")
         if not 0 < self.pretrain_fraction <= 1:
             raise ConfigError(f"--pretrain-fraction must be in (0, 1], got {self.pretrain_fraction}")
-        pre = pretrain_labels(self.labels, self.pretrain_fraction)
+        pre = pretrain_labels(self.labels, self.pretrain_share)
         if not self.true_reward and pre < MIN_PRETRAIN_LABELS:
-            need = math.ceil(MIN_PRETRAIN_LABELS / self.pretrain_fraction)
+            need = math.ceil(MIN_PRETRAIN_LABELS / self.pretrain_share)
             raise ConfigError(
                 f"label budget {self.labels} gives {pre} pretraining labels; the reward model needs "
                 f"at least {MIN_PRETRAIN_LABELS}: use --labels {need} or more"
             )
+
+    @property
+    def pretrain_share(self) -> float:
+        """Share of labels asked before RL: all of them for the offline ablation."""
+        return 1.0 if self.offline else self.pretrain_fraction
 
     def oracle(self):
         """The synthetic judge these settings describe."""

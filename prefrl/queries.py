@@ -1,8 +1,13 @@
 """Queries: which pairs of segments to ask the teacher about, and when.
 
-Selectors (§2.2.4, App. A): ``uniform`` picks random pairs; ``disagreement`` oversamples
-candidate pairs (~10x) and keeps those whose predicted preference varies most across the
-reward ensemble's members. The paper found the latter sometimes hurts; both stay available.
+Selectors (§2.2.4, App. A; B-Pref): ``uniform`` picks random pairs; the others oversample
+candidate pairs (~10x) and keep the ``n`` best by their own measure:
+
+* ``disagreement``: variance over the ensemble's members of the predicted preference (the paper's);
+* ``entropy``: entropy of the ensemble's mean predicted preference (the most uncertain pairs);
+* ``kcenter``: greedy k-center on the pairs' mean features: spread the queries over behaviours.
+
+The paper found active selection sometimes hurts; uniform stays available for comparison.
 
 Schedule (App. A.1, MuJoCo): 25% of the label budget from the initial policy before RL, then a
 labelling rate proportional to 2e6 / (T + 2e6) at T environment steps, the budget used by the end.
@@ -18,7 +23,8 @@ import numpy as np
 
 from prefrl.teachers import Choice
 
-SELECTORS = ("uniform", "disagreement")
+SELECTORS = ("uniform", "disagreement", "entropy", "kcenter")
+ENSEMBLE_SELECTORS = ("disagreement",)  # need more than one member
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,28 @@ def select_pairs(
     c = len(candidate_features[0])
     if selector == "uniform":
         return rng.choice(c, size=min(n, c), replace=False)
-    if selector == "disagreement":
-        probs = 1.0 / (1.0 + np.exp(-member_logits(*candidate_features)))  # (M, C)
-        return np.argsort(-probs.var(axis=0), kind="stable")[:n]
+    if selector == "kcenter":
+        left, right = candidate_features
+        return k_center(np.concatenate([left.mean(axis=1), right.mean(axis=1)], axis=1), n, rng)
+    if selector in ("disagreement", "entropy"):
+        probs = 0.5 * (1.0 + np.tanh(0.5 * member_logits(*candidate_features)))  # (M, C), = sigmoid
+        if selector == "disagreement":
+            score = probs.var(axis=0)
+        else:
+            p = probs.mean(axis=0).clip(1e-12, 1 - 1e-12)
+            score = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+        return np.argsort(-score, kind="stable")[:n]
     raise ValueError(f"unknown query selector {selector!r}; known: {', '.join(SELECTORS)}")
+
+
+def k_center(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-center: a random first point, then each time the point farthest from those
+    chosen. points: (C, F), standardised per feature -> (min(n, C),) indices."""
+    x = (points - points.mean(0)) / (points.std(0) + 1e-8)
+    chosen = [int(rng.integers(len(x)))]
+    dist = np.linalg.norm(x - x[chosen[0]], axis=1)
+    while len(chosen) < min(n, len(x)):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(x - x[nxt], axis=1))
+    return np.array(chosen)

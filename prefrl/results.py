@@ -27,8 +27,10 @@ class Run:
         c = self.config
         if c["true_reward"]:
             return f"{c['env']} true reward"
-        knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k in ("oracle_beta", "oracle_gamma", "oracle_epsilon")
-                 if str(c[k]) not in ("inf", "1.0", "0.0")]
+        defaults = {"oracle_beta": "inf", "oracle_gamma": "1.0", "oracle_epsilon": "0.0",
+                    "oracle_skip_threshold": "-inf", "oracle_equal_threshold": "0.0", "oracle_score": "true_reward",
+                    "offline": "False", "fixed_l2": "False", "members": "3"}
+        knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in defaults.items() if k in c and str(c[k]) != v]
         return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
 
 

@@ -62,7 +62,7 @@ class PreferenceRun:
             obs_dim = self.recorder.observation_space.shape[0]
             act_dim = int(np.prod(self.recorder.action_space.shape))
             self.reward_model = RewardEnsemble(obs_dim + act_dim, config.members)
-            self.reward_trainer = RewardTrainer(self.reward_model, FitConfig())
+            self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2))
             self.data = PreferenceData.empty(config.members, self.segment_steps, obs_dim + act_dim)
             self._seen_label_ids: set[int] = set()
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model)
@@ -81,9 +81,9 @@ class PreferenceRun:
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
         cfg = self.config
-        if not cfg.true_reward:
+        if not cfg.true_reward and not self.checkpoint.exists():
             agents.collect(self.agent, self.recorder, self.pretrain_steps)
-            pretrain = labels_due(0, cfg.steps, cfg.labels, cfg.pretrain_fraction)
+            pretrain = labels_due(0, cfg.steps, cfg.labels, cfg.pretrain_share)
             self.ask(pretrain)
             self.wait_for_labels(pretrain)
             self.fit(cfg.fit_steps_initial)
@@ -93,9 +93,11 @@ class PreferenceRun:
             self.agent.learn(chunk, reset_num_timesteps=False, tb_log_name="tb")
             steps = self.agent.num_timesteps
             metrics: dict[str, Any] = {}
-            if not cfg.true_reward:
-                metrics |= self.ask(labels_due(steps, cfg.steps, cfg.labels, cfg.pretrain_fraction))
+            if not (cfg.true_reward or cfg.offline):
+                metrics |= self.ask(labels_due(steps, cfg.steps, cfg.labels, cfg.pretrain_share))
                 metrics |= self.fit(cfg.fit_steps)
+            if not cfg.true_reward:
+                metrics["rm/agreement"] = self.agreement()
             if steps >= next_eval or steps >= cfg.steps:
                 mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
                 metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
@@ -151,7 +153,7 @@ class PreferenceRun:
         rows = np.concatenate([e.features for e in self.recorder.episodes])
         rows = rows[self.rng.choice(len(rows), min(len(rows), NORMALISE_ROWS), replace=False)]
         self.reward_model.normalise(torch.as_tensor(rows))
-        return metrics | {"rm/agreement": self.agreement()}
+        return metrics
 
     def agreement(self) -> float:
         """Share of fresh segment pairs (true returns differ) that r_hat orders like the truth."""

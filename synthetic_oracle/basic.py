@@ -31,6 +31,17 @@ def true_reward(segment: Segment) -> np.ndarray:
     return segment.true_reward
 
 
+HEIGHT_BIAS = 2.0  # extra score per step and metre of torso height, for the biased teacher
+
+
+def height_biased(segment: Segment) -> np.ndarray:
+    """A systematically biased teacher: the true reward plus a liking for a tall torso, a
+    feature people see at a glance (needs ``facts["height"]``). (T,)"""
+    if "height" not in segment.facts:
+        raise ValueError("the height-biased teacher needs info['height']; this task does not report it")
+    return segment.true_reward + HEIGHT_BIAS * segment.facts["height"]
+
+
 def myopic_return(scores: np.ndarray, gamma: float) -> float:
     """sum_t gamma**(T-1-t) * score_t. (T,) -> scalar"""
     weights = gamma ** np.arange(len(scores) - 1, -1, -1, dtype=np.float64)

@@ -27,6 +27,8 @@ def test_reward_parts_sum_to_reward_and_no_control_cost(task):
         assert info.get("reward_ctrl", 0.0) == 0.0 and info.get("reward_contact", 0.0) == 0.0
         assert not terminated
         assert info["qpos"].shape == env.unwrapped.data.qpos.shape
+        if task in ("Hopper", "Walker2d", "HalfCheetah", "Ant"):
+            assert info["height"] == info["qpos"][2 if task == "Ant" else 1]
     env.close()
 
 

@@ -64,3 +64,16 @@ def test_same_seed_same_answers():
 def test_bad_knobs_are_refused(knobs):
     with pytest.raises(ValueError, match="oracle knobs out of range"):
         ReturnOracle(**knobs)
+
+
+def test_height_biased_teacher_prefers_a_taller_torso_at_equal_true_return(rng):
+    from synthetic_oracle import SCORES
+
+    tall, short = seg([1.0, 1.0]), seg([1.0, 1.0])
+    tall = Segment(tall.obs, tall.actions, tall.true_reward, tall.qpos, tall.qvel, {"height": np.array([1.3, 1.3])})
+    short = Segment(short.obs, short.actions, short.true_reward, short.qpos, short.qvel, {"height": np.array([1.0, 1.0])})
+    oracle = ReturnOracle(score=SCORES["height_biased"])
+    assert oracle(short, tall, rng) is Choice.RIGHT
+    assert ReturnOracle()(short, tall, rng) is Choice.EQUAL
+    with pytest.raises(ValueError, match="needs info\\['height'\\]"):
+        oracle(seg([1.0]), seg([2.0]), rng)

@@ -40,3 +40,18 @@ def test_disagreement_keeps_the_pairs_the_members_disagree_on(rng):
 def test_unknown_selector_is_named(rng):
     with pytest.raises(ValueError, match="unknown query selector 'best'; known: uniform, disagreement"):
         select_pairs(1, 2, "best", None, (np.zeros((2, 1, 1)),) * 2, rng)
+
+
+def test_entropy_keeps_the_pairs_the_ensemble_is_least_sure_of(rng):
+    feats = (np.zeros((4, 5, 2)), np.zeros((4, 5, 2)))
+    logits = np.array([[6.0, 0.1, -5.0, 2.0], [6.0, -0.1, -5.0, 2.0]])
+    picked = select_pairs(2, 4, "entropy", lambda left, right: logits, feats, rng)
+    assert picked.tolist() == [1, 3]
+
+
+def test_kcenter_spreads_queries_over_distinct_behaviours(rng):
+    # Three tight clusters of candidate pairs: three queries must hit all three.
+    centres = np.array([0.0, 10.0, 20.0])
+    left = (centres[np.arange(30) % 3][:, None, None] + 0.01 * rng.normal(size=(30, 5, 2)))
+    picked = select_pairs(3, 30, "kcenter", None, (left, left.copy()), rng)
+    assert sorted(np.arange(30)[picked] % 3) == [0, 1, 2]

@@ -111,3 +111,19 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_every_label(tmp_path):
     assert not (tmp_path / "run/checkpoint").exists()
     with pytest.raises(ConfigError, match="already finished"):
         PreferenceRun(config, tmp_path / "run")
+
+
+def test_offline_ablation_asks_every_label_before_rl_and_never_refits(tmp_path):
+    from prefrl.store import LabelStore
+
+    run = RecordingRun(RunConfig(**{**TINY, "offline": True}), tmp_path / "run")
+    summary = run.run()
+    assert summary["labels"] == 24
+    assert {q.env_steps for q in LabelStore(tmp_path / "run/labels.sqlite").queries()} == {0}
+    assert len(run.snapshots) == 1  # one fit, before RL
+
+
+def test_single_model_cannot_use_ensemble_disagreement():
+    with pytest.raises(ConfigError, match="needs an ensemble"):
+        RunConfig(**{**TINY, "members": 1})
+    RunConfig(**{**TINY, "members": 1, "selector": "entropy"})
