@@ -20,7 +20,7 @@ between the plates, at their mid-height.
 
 **True reward** (per step, from the full state; see :func:`grasp_score`):
 ``reward_reach = -2 * |hand - ball|`` (3-D, metres), ``reward_grasp = 0.5`` while both plates
-touch the ball, ``reward_lift = 10 * min(lift, 0.1)`` while both touch it, with ``lift`` the
+touch the ball, ``reward_lift = 20 * min(lift, 0.1)`` while both touch it, with ``lift`` the
 height of the ball's bottom above the table. They sum to the reward. Success at a step: both
 plates touch the ball and it is lifted >= 5 cm (:data:`LIFT_SUCCESS`).
 
@@ -67,7 +67,7 @@ GRIP_RANGE = (0.002, 0.045)  # half-gap between the plates' inner faces (m)
 HAND_START_HEIGHT = 0.15  # (m)
 LIFT_SUCCESS = 0.05  # (m): lift that counts as a lift
 HOLD_STEPS = 10  # success held this many consecutive steps (0.4 s) makes a successful episode
-REACH_WEIGHT, GRASP_BONUS, LIFT_WEIGHT, LIFT_CAP = 2.0, 0.5, 10.0, 0.1
+REACH_WEIGHT, GRASP_BONUS, LIFT_WEIGHT, LIFT_CAP = 2.0, 0.5, 20.0, 0.1
 _RAYS = 32  # rays per camera in the occlusion test
 
 

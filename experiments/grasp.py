@@ -14,7 +14,7 @@ fooled rate, P(judge says success and it is not). Writes into ``--out``:
   summary.json, ...);
 * ``results.json``: per judge and checkpoint, the mean and per-seed rates; the final gap;
 * ``success.png``: true (solid) vs perceived (dashed) success over training, one colour per judge;
-* ``fooled_<judge>.gif`` / ``honest_<judge>.gif``: an episode the judge was fooled by and an
+* ``fooled_<judge>_<run>.gif`` / ``honest_<judge>_<run>.gif``: an episode the judge was fooled by and an
   honest grasp, from the judge camera (left) and the side camera (right); scripted motions stand
   in where no trained policy produced one (the file name then says ``scripted``).
 """
@@ -40,6 +40,7 @@ from prefrl.segments import Segment, SegmentRecorder  # noqa: E402
 from synthetic_oracle.grasp import JUDGES, verdicts  # noqa: E402
 
 Policy = Callable[[np.ndarray], np.ndarray]  # (n_envs, obs_dim) -> (n_envs, act_dim)
+EXAMPLES = ("fooled", "honest")  # episodes kept per run (``<kind>_episode.npz``) and shown as GIFs
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,15 @@ def make_run_class():
                 metrics = metrics | grasp_rates(self.last_episodes)
             super().log(metrics)
 
+        def finish(self) -> dict[str, Any]:
+            """Keep one fooled and one honest episode of the last evaluation, for the GIFs."""
+            judge = self.config.oracle_score.removeprefix("grasp_")
+            for kind in EXAMPLES:
+                episode = find_episode(self.last_episodes, judge, fooled=kind == "fooled")
+                if episode is not None:
+                    (self.path / f"{kind}_episode.npz").write_bytes(episode.to_npz())
+            return super().finish()
+
     return GraspRun
 
 
@@ -148,24 +158,20 @@ def run_all(args: GraspArgs, progress: Callable[[str], None] = lambda s: None) -
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run_class = make_run_class()
-    episodes: dict[str, list[Segment]] = {}
     for judge in args.judge_list:
         for seed in args.seed_list:
-            config = args.run_config(judge, seed)
             path = out / f"{judge}_s{seed}"
             if (path / "summary.json").exists():
                 progress(f"{path}: done already, kept")
                 continue
-            run = run_class(config, path, args.grasp_episodes)
-            summary = run.run()
-            episodes.setdefault(judge, []).extend(run.last_episodes)
+            summary = run_class(args.run_config(judge, seed), path, args.grasp_episodes).run()
             progress(f"{path}: {summary['wall_time']:.0f} s, final true return {summary['final_true_return']:.1f}")
     results = summarise(out, args)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     from experiments.grasp_report import plot_success, write_gifs
 
     plot_success(results, out / "success.png")
-    write_gifs(episodes, out)
+    write_gifs({j: [out / f"{j}_s{s}" for s in args.seed_list] for j in args.judge_list}, out)
     return results
 
 

@@ -77,19 +77,23 @@ def write_gif(episode: Segment, path: Path, size: int = 128) -> None:
     iio.imwrite(path, np.stack(frames), duration=int(round(1000 * CONTROL_DT * FRAME_EVERY)), loop=0)
 
 
-def write_gifs(episodes: Mapping[str, Sequence[Segment]], out: Path) -> list[Path]:
-    """For each judge, a fooled and an honest episode from its runs' final evaluations; scripted
-    motions where none was found."""
-    from experiments.grasp import find_episode, record_episodes, scripted
+def write_gifs(run_dirs: Mapping[str, Sequence[Path]], out: Path) -> list[Path]:
+    """For each judge, a fooled and an honest episode kept by its runs (the first seed that has
+    one); scripted motions where none has."""
+    from experiments.grasp import EXAMPLES, record_episodes, scripted
 
+    motions = {"fooled": scripted_fake, "honest": scripted_grasp}
     written = []
-    for judge, eps in episodes.items():
-        for kind, fooled, motion in (("fooled", True, scripted_fake), ("honest", False, scripted_grasp)):
+    for judge, dirs in run_dirs.items():
+        for kind in EXAMPLES:
             if kind == "fooled" and judge == "full":
                 continue  # the full-state judge is the truth: it cannot be fooled
-            episode, name = find_episode(eps, judge, fooled), f"{kind}_{judge}.gif"
-            if episode is None:
-                episode, name = record_episodes(scripted(motion), 1, seed=0, n_envs=1)[0], f"{kind}_{judge}_scripted.gif"
+            kept = [d / f"{kind}_episode.npz" for d in dirs if (d / f"{kind}_episode.npz").exists()]
+            if kept:
+                episode, name = Segment.from_npz(kept[0].read_bytes()), f"{kind}_{judge}_{kept[0].parent.name}.gif"
+            else:
+                episode = record_episodes(scripted(motions[kind]), 1, seed=0, n_envs=1)[0]
+                name = f"{kind}_{judge}_scripted.gif"
             write_gif(episode, out / name)
             written.append(out / name)
     return written
