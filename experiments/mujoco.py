@@ -20,20 +20,30 @@ from collections.abc import Sequence  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from prefrl import cli  # noqa: E402
-from prefrl.config import ConfigError, RunConfig  # noqa: E402
+from prefrl.config import RunConfig  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(RunConfig, "python -m experiments.mujoco", __doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<env>_<labels>_s<seed>)")
+    cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)
-    if config.teacher == "human":
-        raise ConfigError("--teacher human needs the labelling page, which is not built yet; use --teacher oracle")
     run_dir = ns.run_dir or cli.default_run_dir(
         "runs", config.env, "true" if config.true_reward else config.labels, f"s{config.seed}")
     from prefrl.trainer import PreferenceRun
 
-    run = PreferenceRun(config, run_dir)  # checks the run directory before any output
+    teacher = cli.start_teacher(config, run_dir, ns)  # --teacher human: the page, its URL printed
+    try:
+        run = PreferenceRun(config, run_dir, teacher=teacher)  # checks the run directory before any output
+        summary = _train(run, config, run_dir)
+    finally:
+        if teacher is not None:
+            teacher.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _train(run, config: RunConfig, run_dir) -> dict:
     with tqdm(total=config.steps, unit="step", desc=f"{config.env} {run_dir}", file=sys.stderr) as bar:
         def progress(m):
             bar.update(m["env_steps"] - bar.n)
@@ -41,9 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.set_postfix(labels=m["labels"], **({"eval_return": f"{ret:.0f}"} if ret is not None else {}))
 
         run.on_metrics = progress
-        summary = run.run()
-    print(json.dumps(summary, indent=2))
-    return 0
+        return run.run()
 
 
 if __name__ == "__main__":

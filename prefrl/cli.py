@@ -70,3 +70,19 @@ def main_guard(fn: Callable[[], int | None]) -> Callable[[], None]:
 
 def default_run_dir(root: str | Path, *parts: Any) -> Path:
     return Path(root).joinpath("_".join(str(p) for p in parts))
+
+
+def add_label_page_flags(parser: argparse.ArgumentParser) -> None:
+    """--label-host / --label-port for ``--teacher human``."""
+    parser.add_argument("--label-host", default="127.0.0.1",
+                        help="address the labelling page binds (any but 127.0.0.1 needs the printed token)")
+    parser.add_argument("--label-port", type=int, default=8000, help="port of the labelling page (taken: a free one)")
+
+
+def start_teacher(config: Any, run_dir: str | Path, ns: argparse.Namespace):
+    """For ``--teacher human``: start the run's labelling page and return its HumanTeacher; else None."""
+    if config.teacher != "human":
+        return None
+    from experiments.label import start_page
+
+    return start_page(config, run_dir, host=ns.label_host, port=ns.label_port)

@@ -109,7 +109,7 @@ class PreferenceRun:
     # ------------------------------------------------------------------ stages
     def ask(self, due: int) -> dict[str, float]:
         """Ask the teacher for the queries due; ingest the labels that have arrived."""
-        asked = len(self.store.queries())
+        asked = sum(q.gold is None for q in self.store.queries())  # gold queries are extra
         n = due - asked
         if n > 0:
             oversample = self.config.oversample if self.config.selector != "uniform" else 1
@@ -126,7 +126,12 @@ class PreferenceRun:
 
     def ingest(self) -> dict[str, float]:
         """Move labels new in the store into the training data; accuracy on them before fitting."""
-        new = [(q, lab) for q, lab in self.store.training_labels() if lab.id not in self._seen_label_ids]
+        labelled = list(self.store.training_labels())
+        if self._seen_label_ids - {lab.id for _, lab in labelled}:
+            # A person undid a label already trained on: rebuild the data without it.
+            self._seen_label_ids = set()
+            self.data = PreferenceData.empty(self.config.members, self.segment_steps, self.reward_model.in_dim)
+        new = [(q, lab) for q, lab in labelled if lab.id not in self._seen_label_ids]
         if not new:
             return {}
         self._seen_label_ids |= {lab.id for _, lab in new}
@@ -143,6 +148,7 @@ class PreferenceRun:
         Only the pretraining share is waited for; later labels arrive while RL runs.
         """
         while self.store.count_labels() < n:
+            self.teacher.request([], self.store)  # raises if a person's labelling page has died
             self.on_metrics({"env_steps": 0, "labels": self.store.count_labels(), "waiting_for_labels": n})
             time.sleep(LABEL_POLL_SECONDS)
         self.ingest()

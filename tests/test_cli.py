@@ -27,7 +27,7 @@ def run_cli(argv, capsys):
         (["--labels", "seven"], "argument --labels: invalid int value: 'seven'"),
         (["--oracle-epsilon", "2"], "oracle knobs out of range"),
         (["--selector", "best"], "unknown selector 'best'; known: uniform, disagreement"),
-        (["--teacher", "human"], "--teacher human needs the labelling page"),
+        (["--label-port", "http"], "argument --label-port: invalid int value: 'http'"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(argv, message, capsys, tmp_path):
