@@ -20,6 +20,8 @@ foot on a flat landing, so leg contact is foot-side, not a fall.)
   while the attempt is clean, capped at one turn. Rotation is the smaller of the torso's and the
   body axis's, so folding the torso back at the hip while standing does not count. Only the *increase of the maximum* counts, so
   back-and-forth wobble nets zero and leaning back earns nothing.
+* ``height``: new torso height above standing (``STAND_HEIGHT``) in a clean attempt, again
+  only the increase of the maximum: it pays the jump that the airborne rotation needs.
 * ``ground``: minus the rotation (either way) made while torso or thigh touch the floor;
   rolling on the floor costs more than anything it could earn.
 * ``landing``: once per attempt, the first foot touchdown after >= 3/2 pi of rotation in the
@@ -46,6 +48,7 @@ TWO_PI = 2.0 * math.pi
 UPRIGHT_TOLERANCE = 0.5  # (rad) wrapped pitch within this of a multiple of 2*pi
 UPRIGHT_HEIGHT = 0.8  # (m) torso at least this high (standing: 1.25 m)
 HOLD_STEPS = 25  # (control steps) 0.2 s at 125 steps/s
+STAND_HEIGHT = 1.25  # (m) torso height of the hopper standing straight
 LANDING_ROTATION = 1.5 * math.pi  # (rad) rotation before a foot touchdown counts as a landing
 FACTS = ("pitch", "body_pitch", "height", "contact_torso", "contact_thigh", "contact_leg", "contact_foot", "airborne")
 
@@ -56,6 +59,8 @@ class BackflipWeights:
 
     rotation: float = 1.0
     """Per rad of new backward rotation in a clean attempt."""
+    height: float = 3.0
+    """Per m of new torso height above standing in a clean attempt (pays the jump)."""
     ground: float = 2.0
     """Cost per rad of rotation made while torso or thigh touch the floor."""
     landing: float = 5.0
@@ -95,6 +100,7 @@ class BackflipTracker:
         self.k_stand = round(pitch / TWO_PI)  # lattice point of the last stance
         self.k_axis = round(body_pitch / TWO_PI)  # the body axis's lattice point then
         self.best = max(0.0, self._rotation(pitch, body_pitch))  # rotation already reached: not paid
+        self.best_height = STAND_HEIGHT
         self.clean = not body  # nothing but the foot touched the floor since the stance
         self.airborne_seen = airborne
         self.landed, self.held = False, 0
@@ -122,6 +128,9 @@ class BackflipTracker:
             if rotation > self.best:
                 score += w.rotation * (rotation - self.best)
                 self.best = rotation
+            if height > self.best_height:
+                score += w.height * (height - self.best_height)
+                self.best_height = height
         self.airborne_seen |= airborne
         touchdown = foot_contact and self.prev_airborne and not body_contact
         if touchdown and self.clean and not self.landed and self.best + UPRIGHT_TOLERANCE >= LANDING_ROTATION:
@@ -156,6 +165,7 @@ class BackflipTracker:
                     self.forward_flips -= turns
             self.k_stand, self.k_axis = k, round(body_pitch / TWO_PI)
             self.best = max(0.0, self._rotation(pitch, body_pitch))
+            self.best_height = STAND_HEIGHT
         # Same lattice point: `best` stays, so standing up again does not re-pay old rotation.
         self.clean, self.airborne_seen, self.landed = True, False, False
         return score
