@@ -142,6 +142,8 @@ def backflip_run(config: RunConfig, path: Path, **kwargs):
     class BackflipRun(PreferenceRun):
         def __init__(self):
             super().__init__(config, path, **kwargs)
+            if config.algo != "ppo":
+                return  # A2C keeps the library's settings
             venv = self.recorder if config.true_reward else self.reward_wrapper
             self.agent = PPO("MlpPolicy", venv, seed=config.seed, tensorboard_log=str(self.path), verbose=0,
                              device="cpu", **PPO_KWARGS)
