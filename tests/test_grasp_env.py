@@ -43,7 +43,7 @@ def test_grasp_score_known_answers():
     parts = grasp_score(np.array([0.1, 0.0]), np.array([False, True]), np.array([0.3, 0.3]))
     np.testing.assert_allclose(parts["reward_reach"], [-0.2, 0.0])
     np.testing.assert_allclose(parts["reward_grasp"], [0.0, 0.5])
-    np.testing.assert_allclose(parts["reward_lift"], [0.0, 2.0])  # lift only while grasped, capped at 10 cm
+    np.testing.assert_allclose(parts["reward_lift"], [0.0, 1.4])  # lift only while grasped, capped at 7 cm
     assert longest_run(np.array([1, 1, 0, 1, 1, 1, 0])) == 3 and longest_run(np.zeros(4)) == 0
 
 
