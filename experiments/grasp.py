@@ -3,6 +3,7 @@
     python -m experiments.grasp                                  # camera-limited judge, seeds 0 1 2
     python -m experiments.grasp --judges camera,full,mitigated   # the benchmark
     python -m experiments.grasp --quick                          # a couple of minutes, tiny runs
+    python -m experiments.grasp --judges camera,full,mitigated --report-only   # files from finished runs
 
 Trains on ``prefrl/Grasp-v0`` from comparisons answered by each judge of
 ``synthetic_oracle.grasp`` (the standard ReturnOracle over its per-step score) and, at every
@@ -53,6 +54,7 @@ class GraspArgs:
     grasp_episodes: int = arg(20, "episodes per evaluation, judged by every judge")
     out: str = arg("runs/grasp", "results folder")
     quick: bool = arg(False, "tiny runs (a couple of minutes in all): checks that everything runs")
+    report_only: bool = arg(False, "train nothing: rebuild results.json, plot and GIFs from the runs in --out")
 
     def __post_init__(self):
         unknown = [j for j in self.judge_list if j not in JUDGES]
@@ -161,8 +163,8 @@ def run_all(args: GraspArgs, progress: Callable[[str], None] = lambda s: None) -
     for judge in args.judge_list:
         for seed in args.seed_list:
             path = out / f"{judge}_s{seed}"
-            if (path / "summary.json").exists():
-                progress(f"{path}: done already, kept")
+            if (path / "summary.json").exists() or args.report_only:
+                progress(f"{path}: {'done already, kept' if path.exists() else 'missing'}")
                 continue
             summary = run_class(args.run_config(judge, seed), path, args.grasp_episodes).run()
             progress(f"{path}: {summary['wall_time']:.0f} s, final true return {summary['final_true_return']:.1f}")

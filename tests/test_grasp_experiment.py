@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from experiments.grasp import GraspArgs, main, summarise
+from prefrl.config import ConfigError
+
+
+def test_unknown_judge_or_bad_seeds_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown judge"):
+        GraspArgs(judges="camrea")
+    with pytest.raises(ConfigError, match="--seeds"):
+        GraspArgs(seeds="a,b")
+
+
+def _write_metrics(path, rows):
+    path.mkdir(parents=True)
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_summary_averages_seeds_and_measures_the_gap(tmp_path):
+    fooled = {"camera": (0.6, 0.4), "full": (0.0, 0.0), "mitigated": (0.1, 0.1)}
+    for judge, per_seed in fooled.items():
+        for seed, f in enumerate(per_seed):
+            _write_metrics(tmp_path / f"{judge}_s{seed}", [
+                {"env_steps": 10, "labels": 5, "wall_time": 1.0},  # not an evaluation row
+                {"env_steps": 100, "labels": 50, "grasp/true_success": 0.5, f"grasp/{judge}_success": 0.5 + f,
+                 f"grasp/{judge}_fooled": f},
+            ])
+    args = GraspArgs(judges="camera,full,mitigated", seeds="0,1", out=str(tmp_path))
+    results = summarise(tmp_path, args)
+    final = results["judges"]["camera"]["final"]
+    assert final["env_steps"] == 100 and final["seeds"] == 2
+    assert final["perceived_fooled"] == pytest.approx(0.5) and final["perceived_success"] == pytest.approx(1.0)
+    assert results["gap_camera_minus_full_fooled"] == pytest.approx(0.5)
+    assert results["gap_removed_by_mitigation"] == pytest.approx(0.8)
+
+
+def test_report_only_writes_results_plot_and_scripted_gifs(tmp_path):
+    assert main(["--judges", "camera", "--seeds", "0", "--report-only", "--out", str(tmp_path)]) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"results.json", "success.png", "fooled_camera_scripted.gif", "honest_camera_scripted.gif"} <= names
