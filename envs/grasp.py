@@ -169,6 +169,9 @@ def visible_fraction(model, data, camera_pos: np.ndarray, ball_geom: int) -> flo
 # ---------------------------------------------------------------------------- the env
 class GraspEnv(MujocoEnv):
     metadata = {"render_modes": ["human", "rgb_array", "depth_array", "rgbd_tuple"], "render_fps": 25}
+    render_camera = "judge"
+    """Camera of the clips a person labels (``prefrl.render``): the judge's, so that people can be
+    fooled as the camera-limited judge is. ``render()`` shows the ``overview`` camera by default."""
 
     def __init__(self, max_move: float = 0.03, ball_spread: float = 0.03, hand_spread: float = 0.03,
                  episode_steps: int = EPISODE_STEPS, **kwargs):
