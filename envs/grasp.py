@@ -21,7 +21,8 @@ between the plates, at their mid-height.
 **True reward** (per step, from the full state; see :func:`grasp_score`):
 ``reward_reach = -2 * |hand - ball|`` (3-D, metres), ``reward_grasp = 0.5`` while both plates
 touch the ball, ``reward_lift = 20 * min(lift, 0.07)`` while both touch it, with ``lift`` the
-height of the ball's bottom above the table. They sum to the reward. Success at a step: both
+height of the ball's bottom above the table, and ``reward_success = 1`` at a step of success.
+They sum to the reward. Success at a step: both
 plates touch the ball and it is lifted >= 5 cm (:data:`LIFT_SUCCESS`).
 
 **Episodes** have a fixed length of 100 steps of 0.04 s (4 s), set at registration; they never
@@ -45,7 +46,7 @@ pays its judge as much as a real lift.
   image's edges; see :func:`project`), and ``C_ball_visible``: the fraction of the ball's
   disc that camera sees (a geometric occlusion test: rays from the camera to 32 points spread
   over the ball's silhouette, counting those that hit the ball first);
-* ``reward_reach``, ``reward_grasp``, ``reward_lift``; ``qpos``, ``qvel`` for replay.
+* ``reward_reach``, ``reward_grasp``, ``reward_lift``, ``reward_success``; ``qpos``, ``qvel``.
 
 Arguments: ``max_move`` (m per step), ``ball_spread``, ``hand_spread`` (m), ``episode_steps``.
 
@@ -73,7 +74,7 @@ GRIP_RANGE = (0.002, 0.045)  # half-gap between the plates' inner faces (m)
 HAND_START = (0.0, -0.15, 0.12)  # (m): home, on the judge camera's side of the ball
 LIFT_SUCCESS = 0.05  # (m): lift that counts as a lift
 HOLD_STEPS = 10  # success held this many consecutive steps (0.4 s) makes a successful episode
-REACH_WEIGHT, GRASP_BONUS, LIFT_WEIGHT, LIFT_CAP = 2.0, 0.5, 20.0, 0.07
+REACH_WEIGHT, GRASP_BONUS, LIFT_WEIGHT, LIFT_CAP, SUCCESS_BONUS = 2.0, 0.5, 20.0, 0.07, 1.0
 _RAYS = 32  # rays per camera in the occlusion test
 
 
@@ -88,6 +89,7 @@ def grasp_score(distance, grasp, lift) -> dict[str, np.ndarray]:
         "reward_reach": -REACH_WEIGHT * np.asarray(distance, dtype=np.float64),
         "reward_grasp": GRASP_BONUS * grasp,
         "reward_lift": grasp * LIFT_WEIGHT * np.clip(lift, 0.0, LIFT_CAP),
+        "reward_success": SUCCESS_BONUS * grasp * (np.asarray(lift) >= LIFT_SUCCESS),
     }
 
 

@@ -28,7 +28,7 @@ def test_reward_parts_sum_to_reward_facts_have_fixed_shapes_and_episode_has_fixe
     while True:
         _, reward, terminated, truncated, info = env.step(env.action_space.sample())
         steps += 1
-        parts = [info[k] for k in ("reward_reach", "reward_grasp", "reward_lift")]
+        parts = [info[k] for k in ("reward_reach", "reward_grasp", "reward_lift", "reward_success")]
         assert sum(parts) == pytest.approx(reward, abs=1e-12)
         assert not terminated
         for cam in CAMERAS:
@@ -44,6 +44,7 @@ def test_grasp_score_known_answers():
     np.testing.assert_allclose(parts["reward_reach"], [-0.2, 0.0])
     np.testing.assert_allclose(parts["reward_grasp"], [0.0, 0.5])
     np.testing.assert_allclose(parts["reward_lift"], [0.0, 1.4])  # lift only while grasped, capped at 7 cm
+    np.testing.assert_allclose(parts["reward_success"], [0.0, 1.0])
     assert longest_run(np.array([1, 1, 0, 1, 1, 1, 0])) == 3 and longest_run(np.zeros(4)) == 0
 
 
