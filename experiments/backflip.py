@@ -110,26 +110,35 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
     return names
 
 
-def plot(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
+def plot(metrics: list[dict[str, Any]], path: Path, title: str,
+         reference: list[dict[str, Any]] | None = None, reference_label: str = "PPO on the score") -> None:
+    """Flips per evaluation episode against labels and env steps, and the oracle's score per
+    episode against env steps; ``reference`` (another run's metrics) dashed on the step axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [m for m in metrics if "eval/flips_per_episode" in m]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    for ax, key, label in ((axes[0], "labels", "labels used (bits of feedback)"),
-                           (axes[1], "env_steps", "environment steps")):
-        ax.plot([m[key] for m in rows], [m["eval/flips_per_episode"] for m in rows], "o-", label="flips/episode")
-        ax.plot([m[key] for m in rows], [m["eval/clean_flip_share"] for m in rows], "s--", alpha=0.6,
-                label="share with >= 1 flip")
-        ax.set_xlabel(label)
+    def evals(rows):
+        return [m for m in rows or [] if "eval/flips_per_episode" in m]
+
+    rows, ref = evals(metrics), evals(reference)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    panels = ((axes[0], "labels", "eval/flips_per_episode", "labels used (bits of feedback)", "clean backflips / episode"),
+              (axes[1], "env_steps", "eval/flips_per_episode", "environment steps", "clean backflips / episode"),
+              (axes[2], "env_steps", "eval/true_return", "environment steps", "oracle's backflip score / episode"))
+    for ax, x, y, xlabel, ylabel in panels:
+        ax.plot([m[x] for m in rows], [m[y] for m in rows], "o-", ms=3, label="this run")
+        if ref and x == "env_steps":
+            ax.plot([m[x] for m in ref], [m[y] for m in ref], "s--", ms=3, alpha=0.7, label=reference_label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("clean backflips per evaluation episode")
-    axes[0].legend(loc="upper left", fontsize=8)
+    if ref:
+        axes[2].legend(loc="upper left", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
