@@ -151,8 +151,8 @@ def backflip_run(config: RunConfig, path: Path, **kwargs):
     class BackflipRun(PreferenceRun):
         def __init__(self):
             super().__init__(config, path, **kwargs)
-            if config.algo != "ppo":
-                return  # A2C keeps the library's settings
+            if config.algo != "ppo" or self.checkpoint.exists():
+                return  # A2C keeps the library's settings; a resumed run keeps its saved agent
             venv = self.recorder if config.true_reward else self.reward_wrapper
             self.agent = PPO("MlpPolicy", venv, seed=config.seed, tensorboard_log=str(self.path), verbose=0,
                              device="cpu", **PPO_KWARGS)
@@ -189,24 +189,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(RunConfig, "python -m experiments.backflip", __doc__.splitlines()[0], defaults)
     parser.add_argument("--quick", action="store_true", help=f"a few minutes' run to look at: {QUICK}")
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/backflip_<labels>_s<seed>)")
+    cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)
     if config.env != ENV:
         raise ConfigError(f"experiments.backflip trains {ENV} only; use experiments.mujoco for --env {config.env}")
-    if config.teacher == "human":
-        raise ConfigError("--teacher human needs the labelling page, which is not wired in yet; "
-                          "use --teacher oracle (the default)")
     run_dir = ns.run_dir or cli.default_run_dir(
         "runs", "backflip", "true" if config.true_reward else config.labels, f"s{config.seed}",
         *(["quick"] if quick else []))
     from tqdm import tqdm
 
-    with tqdm(total=config.steps, unit="step", desc=f"backflip {run_dir}", file=sys.stderr) as bar:
+    teacher = cli.start_teacher(config, run_dir, ns)  # --teacher human: the labelling page, URL printed
+    with cli.teacher_closed(teacher), tqdm(total=config.steps, unit="step", desc=f"backflip {run_dir}",
+                                       file=sys.stderr) as bar:
         def progress(m):
             bar.update(max(0, m["env_steps"] - bar.n))
             flips = m.get("eval/flips_per_episode")
             bar.set_postfix(labels=m["labels"], **({"flips": f"{flips:.2f}"} if flips is not None else {}))
 
-        summary = backflip_run(config, Path(run_dir), on_metrics=progress).run()
+        summary = backflip_run(config, Path(run_dir), on_metrics=progress, teacher=teacher).run()
     print(json.dumps(summary, indent=2))
     return 0
 

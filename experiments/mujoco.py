@@ -33,12 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from prefrl.trainer import PreferenceRun
 
     teacher = cli.start_teacher(config, run_dir, ns)  # --teacher human: the page, its URL printed
-    try:
+    with cli.teacher_closed(teacher):
         run = PreferenceRun(config, run_dir, teacher=teacher)  # checks the run directory before any output
         summary = _train(run, config, run_dir)
-    finally:
-        if teacher is not None:
-            teacher.close()
     print(json.dumps(summary, indent=2))
     return 0
 

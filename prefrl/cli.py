@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -77,6 +78,16 @@ def add_label_page_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-host", default="127.0.0.1",
                         help="address the labelling page binds (any but 127.0.0.1 needs the printed token)")
     parser.add_argument("--label-port", type=int, default=8000, help="port of the labelling page (taken: a free one)")
+
+
+@contextlib.contextmanager
+def teacher_closed(teacher):
+    """Close a person's labelling page (if any) when training ends, however it ends."""
+    try:
+        yield teacher
+    finally:
+        if teacher is not None:
+            teacher.close()
 
 
 def start_teacher(config: Any, run_dir: str | Path, ns: argparse.Namespace):

@@ -38,7 +38,7 @@ def test_flip_stats():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--teacher", "human"], "labelling page"),
+    (["--label-port", "x"], "argument --label-port: invalid int value"),
     (["--env", "Hopper"], "HopperBackflip only"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
