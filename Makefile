@@ -20,7 +20,7 @@ setup: $(BIN)/python .apt-done
 	$(BIN)/pip install --quiet -e '.[test]'
 
 demo: setup
-	$(BIN)/python -m experiments.mujoco --env Hopper --labels 700
+	$(BIN)/python -m experiments.backflip
 
 test: setup
 	$(BIN)/ruff check .
