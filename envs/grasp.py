@@ -48,7 +48,9 @@ pays its judge as much as a real lift.
   over the ball's silhouette, counting those that hit the ball first);
 * ``reward_reach``, ``reward_grasp``, ``reward_lift``, ``reward_success``; ``qpos``, ``qvel``.
 
-Arguments: ``max_move`` (m per step), ``ball_spread``, ``hand_spread`` (m), ``episode_steps``.
+Arguments: ``max_move`` (m per step), ``ball_spread``, ``hand_spread``, ``hand_start`` (m),
+``episode_steps``; e.g. ``gym.make("prefrl/Grasp-v0", hand_start=(0, 0, 0.15))`` starts the hand
+above the ball.
 
 Version history: v0, first version.
 """
@@ -176,8 +178,9 @@ class GraspEnv(MujocoEnv):
     fooled as the camera-limited judge is. ``render()`` shows the ``overview`` camera by default."""
 
     def __init__(self, max_move: float = 0.03, ball_spread: float = 0.03, hand_spread: float = 0.03,
-                 episode_steps: int = EPISODE_STEPS, **kwargs):
+                 hand_start: tuple[float, float, float] = HAND_START, episode_steps: int = EPISODE_STEPS, **kwargs):
         self.max_move, self.ball_spread, self.hand_spread = max_move, ball_spread, hand_spread
+        self.hand_start = np.asarray(hand_start, dtype=np.float64)
         self.episode_steps = episode_steps
         obs_space = spaces.Box(-np.inf, np.inf, (19,), np.float64)
         kwargs.setdefault("camera_name", "overview")
@@ -232,7 +235,7 @@ class GraspEnv(MujocoEnv):
         qpos = self.init_qpos.copy()
         qpos[:3] = [*rng.uniform(-self.ball_spread, self.ball_spread, 2), BALL_RADIUS]
         qpos[3:7] = [1.0, 0.0, 0.0, 0.0]
-        hand = rng.uniform(-self.hand_spread, self.hand_spread, 3) + HAND_START
+        hand = rng.uniform(-self.hand_spread, self.hand_spread, 3) + self.hand_start
         qpos[7:10] = hand
         qpos[10:12] = GRIP_RANGE[1]
         self.set_state(qpos, np.zeros(self.model.nv))
