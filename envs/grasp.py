@@ -299,8 +299,11 @@ def scripted_fake(obs: np.ndarray, max_move: float = 0.03) -> np.ndarray:
 
 
 def register() -> None:
-    """Register ``prefrl/Grasp-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
+    """Register ``prefrl/Grasp-v0`` and ``prefrl/GraspAbove-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
     import gymnasium as gym
 
     if "prefrl/Grasp-v0" not in gym.registry:
         gym.register("prefrl/Grasp-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS)
+    if "prefrl/GraspAbove-v0" not in gym.registry:  # the hand's home above the ball: honest grasps come easier
+        gym.register("prefrl/GraspAbove-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS,
+                     kwargs={"hand_start": (0.0, 0.0, 0.15)})

@@ -47,6 +47,7 @@ EXAMPLES = ("fooled", "honest")  # episodes kept per run (``<kind>_episode.npz``
 @dataclass(frozen=True)
 class GraspArgs:
     judges: str = arg("camera", "comma-separated judges to train from: camera, full, mitigated")
+    env: str = arg("Grasp", "Grasp (hand's home in front of the ball) or GraspAbove (home above it)")
     seeds: str = arg("0,1,2", "comma-separated seeds")
     steps: int = arg(300_000, "environment steps of RL per run")
     labels: int = arg(1000, "label budget per run")
@@ -57,6 +58,8 @@ class GraspArgs:
     report_only: bool = arg(False, "train nothing: rebuild results.json, plot and GIFs from the runs in --out")
 
     def __post_init__(self):
+        if self.env not in ("Grasp", "GraspAbove"):
+            raise ConfigError(f"unknown env {self.env!r}; known: Grasp, GraspAbove")
         unknown = [j for j in self.judge_list if j not in JUDGES]
         if unknown or not self.judge_list:
             raise ConfigError(f"unknown judge(s) {unknown}; known: {', '.join(JUDGES)}")
@@ -78,7 +81,7 @@ class GraspArgs:
         return [int(s) for s in self.seeds.split(",") if s.strip()]
 
     def run_config(self, judge: str, seed: int) -> RunConfig:
-        config = RunConfig(env="Grasp", oracle_score=f"grasp_{judge}", seed=seed, steps=self.steps,
+        config = RunConfig(env=self.env, oracle_score=f"grasp_{judge}", seed=seed, steps=self.steps,
                            labels=self.labels, eval_every=self.eval_every)
         if self.quick:
             config = replace(config, steps=min(self.steps, 8192), labels=min(self.labels, 40),
@@ -88,9 +91,9 @@ class GraspArgs:
 
 
 # ---------------------------------------------------------------------------- episodes and rates
-def record_episodes(policy: Policy, n: int, seed: int, n_envs: int = 4) -> list[Segment]:
-    """``n`` whole episodes of ``policy`` on prefrl/Grasp-v0, with every recorded fact."""
-    recorder = SegmentRecorder(agents.make_vec_env("Grasp", n_envs, seed), keep_episodes=n + n_envs)
+def record_episodes(policy: Policy, n: int, seed: int, n_envs: int = 4, env: str = "Grasp") -> list[Segment]:
+    """``n`` whole episodes of ``policy`` on prefrl/<env>-v0, with every recorded fact."""
+    recorder = SegmentRecorder(agents.make_vec_env(env, n_envs, seed), keep_episodes=n + n_envs)
     obs = recorder.reset()
     while len(recorder.episodes) < n:
         obs, _, _, _ = recorder.step(policy(obs))
@@ -139,7 +142,7 @@ def make_run_class():
         def log(self, metrics: dict[str, Any]) -> None:
             if "eval/true_return" in metrics:
                 seed = self.config.seed + 30_000 + self.agent.num_timesteps
-                self.last_episodes = record_episodes(self.policy, self.grasp_episodes, seed)
+                self.last_episodes = record_episodes(self.policy, self.grasp_episodes, seed, env=self.config.env)
                 metrics = metrics | grasp_rates(self.last_episodes)
             super().log(metrics)
 
