@@ -56,6 +56,8 @@ class GraspArgs:
     out: str = arg("runs/grasp", "results folder")
     quick: bool = arg(False, "tiny runs (a couple of minutes in all): checks that everything runs")
     report_only: bool = arg(False, "train nothing: rebuild results.json, plot and GIFs from the runs in --out")
+    teacher: str = arg("oracle", "oracle (the judges) or human: a person labels one run in the browser, "
+                                 "from the judge camera; the judges still score it")
 
     def __post_init__(self):
         if self.env not in ("Grasp", "GraspAbove"):
@@ -71,6 +73,10 @@ class GraspArgs:
             raise ConfigError(f"--seeds must be comma-separated integers, got {self.seeds!r}")
         if self.grasp_episodes <= 0:
             raise ConfigError(f"--grasp-episodes must be positive, got {self.grasp_episodes}")
+        if self.teacher not in ("oracle", "human"):
+            raise ConfigError(f"unknown teacher {self.teacher!r}; known: oracle, human")
+        if self.teacher == "human" and len(self.judge_list) * len(seeds) != 1:
+            raise ConfigError("--teacher human labels one run: pass one judge (--judges) and one seed (--seeds)")
 
     @property
     def judge_list(self) -> list[str]:
@@ -82,7 +88,7 @@ class GraspArgs:
 
     def run_config(self, judge: str, seed: int) -> RunConfig:
         config = RunConfig(env=self.env, oracle_score=f"grasp_{judge}", seed=seed, steps=self.steps,
-                           labels=self.labels, eval_every=self.eval_every)
+                           labels=self.labels, eval_every=self.eval_every, teacher=self.teacher)
         if self.quick:
             config = replace(config, steps=min(self.steps, 8192), labels=min(self.labels, 40),
                              eval_every=4096, chunk_steps=4096, fit_steps_initial=50, fit_steps=10,
@@ -158,7 +164,7 @@ def make_run_class():
     return GraspRun
 
 
-def run_all(args: GraspArgs, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+def run_all(args: GraspArgs, progress: Callable[[str], None] = lambda s: None, pages=None) -> dict[str, Any]:
     """Every (judge, seed) run into ``args.out``; returns and writes results.json, plot and GIFs."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +175,10 @@ def run_all(args: GraspArgs, progress: Callable[[str], None] = lambda s: None) -
             if (path / "summary.json").exists() or args.report_only:
                 progress(f"{path}: {'done already, kept' if path.exists() else 'missing'}")
                 continue
-            summary = run_class(args.run_config(judge, seed), path, args.grasp_episodes).run()
+            config = args.run_config(judge, seed)
+            teacher = cli.start_teacher(config, path, pages) if pages is not None else None
+            with cli.teacher_closed(teacher):
+                summary = run_class(config, path, args.grasp_episodes, teacher=teacher).run()
             progress(f"{path}: {summary['wall_time']:.0f} s, final true return {summary['final_true_return']:.1f}")
     results = summarise(out, args)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -217,10 +226,11 @@ def summarise(out: Path, args: GraspArgs) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(GraspArgs, "python -m experiments.grasp", __doc__.splitlines()[0])
-    args, _ = cli.parse(GraspArgs, argv, parser)
+    cli.add_label_page_flags(parser)
+    args, ns = cli.parse(GraspArgs, argv, parser)
     if args.quick and args.out == GraspArgs.out:
         args = replace(args, out="runs/grasp_quick", seeds="0")
-    results = run_all(args, progress=lambda s: print(s, file=sys.stderr))
+    results = run_all(args, progress=lambda s: print(s, file=sys.stderr), pages=ns)
     print(json.dumps({j: r["final"] for j, r in results["judges"].items()}, indent=2))
     return 0
 
