@@ -29,7 +29,8 @@ class Run:
             return f"{c['env']} true reward"
         defaults = {"oracle_beta": "inf", "oracle_gamma": "1.0", "oracle_epsilon": "0.0",
                     "oracle_skip_threshold": "-inf", "oracle_equal_threshold": "0.0", "oracle_score": "true_reward",
-                    "offline": "False", "fixed_l2": "False", "members": "3"}
+                    "offline": "False", "fixed_l2": "False", "members": "3", "segment_seconds": "1.5",
+                    "fit_steps": "30"}
         knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in defaults.items() if k in c and str(c[k]) != v]
         return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
 
