@@ -68,15 +68,21 @@ class PreferenceRun:
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model)
         self.checkpoint = Checkpoint(self.path / "checkpoint")
         if self.checkpoint.exists():
-            self.agent = agents.load_agent(config, self.checkpoint.policy, venv, str(self.path))
-            if not config.true_reward:
-                self.reward_model.load_state_dict(RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes()).state_dict())
-                self.reward_trainer.l2 = torch.as_tensor(self.checkpoint.state()["l2"])
-                self.ingest()
-            self.metrics.truncate(self.agent.num_timesteps)
+            self.agent = self.restore(venv)
         else:
             self.agent = agents.make_agent(config, venv, str(self.path))
         self.start_time = time.time() - (self.checkpoint.state()["wall_time"] if self.checkpoint.exists() else 0.0)
+
+    def restore(self, venv):
+        """Resume a killed run: agent, reward model and l2 from the checkpoint, labels from the store."""
+        agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
+        if not self.config.true_reward:
+            saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
+            self.reward_model.load_state_dict(saved.state_dict())
+            self.reward_trainer.l2 = torch.as_tensor(self.checkpoint.state()["l2"])
+            self.ingest()
+        self.metrics.truncate(agent.num_timesteps)
+        return agent
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
