@@ -33,7 +33,7 @@ def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
             train(RunConfig(**{**TINY, "seed": seed, "true_reward": true_reward, "steps": 2048}), tmp_path / "runs" / name)
     assert plot.main([str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    pref = summary["ToyLine 24 labels disagreement"]
+    pref = summary["ToyLine 24 labels disagreement fit_steps=20"]  # TINY fits 20 steps a chunk
     base = summary["ToyLine true reward"]
     assert pref["seeds"] == [0, 1] and base["seeds"] == [0, 1]
     assert pref["return_vs_true_reward_pct"] == pytest.approx(
