@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from prefrl import run_dir
+from prefrl.config import RunConfig
+
 T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+
+# Settings that split runs into groups when they differ from RunConfig's defaults (as JSON strings).
+_GROUP_KNOBS = {f.name: str(run_dir._jsonable(f.default)) for f in fields(RunConfig)
+                if f.name.startswith("oracle_") or f.name in ("offline", "fixed_l2", "members", "segment_seconds",
+                                                             "fit_steps")}
 
 
 @dataclass(frozen=True)
@@ -27,11 +36,7 @@ class Run:
         c = self.config
         if c["true_reward"]:
             return f"{c['env']} true reward"
-        defaults = {"oracle_beta": "inf", "oracle_gamma": "1.0", "oracle_epsilon": "0.0",
-                    "oracle_skip_threshold": "-inf", "oracle_equal_threshold": "0.0", "oracle_score": "true_reward",
-                    "offline": "False", "fixed_l2": "False", "members": "3", "segment_seconds": "1.5",
-                    "fit_steps": "30"}
-        knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in defaults.items() if k in c and str(c[k]) != v]
+        knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in _GROUP_KNOBS.items() if k in c and str(c[k]) != v]
         return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
 
 
