@@ -27,6 +27,13 @@ Info, every step: physical facts only (no judgement):
   part touches the floor, else 0.0.
 * ``airborne``: 1.0 when nothing touches the floor.
 * ``qpos``, ``qvel``: the simulator state after the step, for replay.
+
+**Launch curriculum** (training aid, off by default): with probability ``launch_share`` a reset
+gives the standing hopper an upward speed and a backward spin drawn from ``LAUNCH_UP`` and
+``LAUNCH_SPIN`` (a hopper held straight flips once from about (5.5 m/s, -5.5 rad/s)). The agent
+then meets airborne, spinning states from its first episodes and can learn the landing before it
+has found the take-off, as reference-state initialisation does for motion imitation.
+``experiments.backflip`` lowers the share to 0 during training; evaluation always starts standing.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from gymnasium.spaces import Box
 
 EPISODE_STEPS = 375  # (control steps) 3 s at 125 steps/s
 PARTS = ("torso", "thigh", "leg", "foot")
+LAUNCH_UP = (3.5, 6.0)  # (m/s) upward root speed of a launched reset
+LAUNCH_SPIN = (-7.0, -3.0)  # (rad/s) pitch rate of a launched reset (negative: backwards)
 CAMERA = {"trackbodyid": 1, "distance": 5.0, "lookat": np.array((0.0, 0.0, 1.0)), "elevation": -5.0}
 
 
@@ -55,6 +64,8 @@ class HopperBackflipEnv(HopperEnv):
         self._torso, self._foot = model.body("torso").id, model.geom("foot_geom").id
         self._tracker = None
         self._body_pitch = 0.0
+        self.launch_share = 0.0
+        self.launched = False
 
     def _get_obs(self) -> np.ndarray:
         qpos, qvel = self.data.qpos, np.clip(self.data.qvel, -10, 10)
@@ -107,6 +118,13 @@ class HopperBackflipEnv(HopperEnv):
 
         self._tracker = BackflipTracker()
         obs = super().reset_model()
+        self.launched = self.launch_share > 0 and bool(self.np_random.random() < self.launch_share)
+        if self.launched:
+            qvel = self.data.qvel.copy()
+            qvel[1] = self.np_random.uniform(*LAUNCH_UP)
+            qvel[2] = self.np_random.uniform(*LAUNCH_SPIN)
+            self.set_state(self.data.qpos.copy(), qvel)
+            obs = self._get_obs()
         self._body_pitch = self._axis_angle()
         return obs
 

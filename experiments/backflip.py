@@ -49,6 +49,11 @@ PPO_KWARGS = {"n_steps": 512, "batch_size": 256, "gamma": 0.995, "gae_lambda": 0
 """PPO for this task: longer rollouts and bigger minibatches than the paper tasks' (a flip
 pays off ~150 steps after the jump; bigger batches also run faster on CPU), and a smaller
 initial action noise (std 0.6, not 1): a landing needs precise joints."""
+LAUNCH_SHARE = 0.5
+"""Share of training episodes that start launched (envs/backflip.py) at the start of training."""
+LAUNCH_UNTIL = 0.6
+"""The share falls linearly to 0 at this fraction of the training steps; from there on every
+training episode starts standing, as evaluation episodes always do."""
 GIF_SIZE = 160  # px
 GIFS = 1  # best evaluation episodes written as GIFs
 T_95 = {5: 2.776, 10: 2.262, 20: 2.093}  # Student t, two-sided 95%, by episode count
@@ -142,8 +147,14 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str,
     plt.close(fig)
 
 
-def backflip_run(config: RunConfig, path: Path, **kwargs):
-    """A PreferenceRun with this task's PPO settings and flip counts in its evaluations."""
+def launch_share(steps: int, total: int, start: float = LAUNCH_SHARE) -> float:
+    """The launch curriculum: share of launched resets after ``steps`` of ``total``."""
+    return max(0.0, start * (1.0 - steps / (LAUNCH_UNTIL * total)))
+
+
+def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **kwargs):
+    """A PreferenceRun with this task's PPO settings, the launch curriculum (``launch``: the
+    starting share of launched training episodes) and flip counts in its evaluations."""
     from stable_baselines3 import PPO
 
     from prefrl.trainer import PreferenceRun
@@ -151,21 +162,29 @@ def backflip_run(config: RunConfig, path: Path, **kwargs):
     class BackflipRun(PreferenceRun):
         def __init__(self):
             super().__init__(config, path, **kwargs)
-            if config.algo != "ppo" or self.checkpoint.exists():
-                return  # A2C keeps the library's settings; a resumed run keeps its saved agent
-            venv = self.recorder if config.true_reward else self.reward_wrapper
-            self.agent = PPO("MlpPolicy", venv, seed=config.seed, tensorboard_log=str(self.path), verbose=0,
-                             device="cpu", **PPO_KWARGS)
+            # A2C keeps the library's settings; a resumed run keeps its saved agent.
+            if config.algo == "ppo" and not self.checkpoint.exists():
+                venv = self.recorder if config.true_reward else self.reward_wrapper
+                self.agent = PPO("MlpPolicy", venv, seed=config.seed, tensorboard_log=str(self.path), verbose=0,
+                                 device="cpu", **PPO_KWARGS)
+            self.set_launch_share()
+
+        def set_launch_share(self) -> float:
+            share = launch_share(self.agent.num_timesteps, config.steps, launch)
+            for env in self.recorder.unwrapped.envs:
+                env.unwrapped.launch_share = share
+            return share
 
         def log(self, metrics: dict[str, Any]) -> None:
             if "eval/true_return" in metrics:
                 episodes = evaluate_flips(self.agent, config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps)
                 stats = flip_stats([count_flips(e) for e in episodes])
                 metrics = metrics | {f"eval/{k}": v for k, v in stats.items() if not isinstance(v, list)}
-            super().log(metrics)
+            super().log(metrics | {"launch_share": self.set_launch_share()})
 
         def finish(self) -> dict[str, Any]:
             summary = super().finish()
+            summary["launch_share_start"] = launch
             episodes = evaluate_flips(self.agent, config.final_eval_episodes, config.seed + 20_000)
             counts = [count_flips(e) for e in episodes]
             summary |= {"final_" + k: v for k, v in flip_stats(counts).items()}
@@ -189,8 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(RunConfig, "python -m experiments.backflip", __doc__.splitlines()[0], defaults)
     parser.add_argument("--quick", action="store_true", help=f"a few minutes' run to look at: {QUICK}")
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/backflip_<labels>_s<seed>)")
+    parser.add_argument("--launch-share", type=float, default=LAUNCH_SHARE,
+                        help=f"share of launched training episodes at the start, falling to 0 at "
+                             f"{LAUNCH_UNTIL:.0%} of the steps; 0: every episode starts standing (default: {LAUNCH_SHARE})")
     cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)
+    if not 0.0 <= ns.launch_share <= 1.0:
+        raise ConfigError(f"--launch-share must be in [0, 1], got {ns.launch_share}")
     if config.env != ENV:
         raise ConfigError(f"experiments.backflip trains {ENV} only; use experiments.mujoco for --env {config.env}")
     run_dir = ns.run_dir or cli.default_run_dir(
@@ -206,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             flips = m.get("eval/flips_per_episode")
             bar.set_postfix(labels=m["labels"], **({"flips": f"{flips:.2f}"} if flips is not None else {}))
 
-        summary = backflip_run(config, Path(run_dir), on_metrics=progress, teacher=teacher).run()
+        summary = backflip_run(config, Path(run_dir), launch=ns.launch_share, on_metrics=progress,
+                               teacher=teacher).run()
     print(json.dumps(summary, indent=2))
     return 0
 

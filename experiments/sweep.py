@@ -58,6 +58,7 @@ class SweepConfig:
     selectors: str = arg("disagreement", "comma-separated query selectors")
     ablations: str = arg("none", "comma-separated: none, offline, single (one reward model, uniform), fixed_l2")
     oracles: str = arg("perfect", f"comma-separated oracle variants: {', '.join(ORACLES)}")
+    segments: str = arg("", "comma-separated segment lengths in seconds; empty: the run default (1.5 s)")
     baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
     steps: int = arg(1_000_000, "environment steps per run")
     out: str = arg("experiments/results/sweep", "results folder")
@@ -79,15 +80,19 @@ class SweepConfig:
                 if self.baseline:
                     runs.append((f"{env}_true_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
                                                                   true_reward=True)))
-                for labels, selector, oracle, ablation in product(
-                        split(self.labels, int), split(self.selectors), split(self.oracles), split(self.ablations)):
+                for labels, selector, oracle, ablation, seconds in product(
+                        split(self.labels, int), split(self.selectors), split(self.oracles), split(self.ablations),
+                        split(self.segments, float) or [None]):
                     if oracle not in ORACLES:
                         raise ConfigError(f"unknown oracle variant {oracle!r}; known: {', '.join(ORACLES)}")
                     if ablation not in ABLATIONS:
                         raise ConfigError(f"unknown ablation {ablation!r}; known: {', '.join(ABLATIONS)}")
+                    length = {} if seconds is None else {"segment_seconds": seconds}
                     cfg = RunConfig(env=env, seed=seed, steps=self.steps, labels=labels, selector=selector,
-                                    **ORACLES[oracle], **ABLATIONS[ablation])
+                                    **length, **ORACLES[oracle], **ABLATIONS[ablation])
                     suffix = "" if ablation == "none" else f"_{ablation}"
+                    if seconds is not None and seconds != RunConfig.segment_seconds:
+                        suffix += f"_seg{seconds:g}"
                     runs.append((f"{env}_{labels}_{cfg.selector}_{oracle}{suffix}_s{seed}", cfg))
         return runs
 

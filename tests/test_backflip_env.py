@@ -52,3 +52,24 @@ def test_obs_does_not_see_the_accumulated_pitch():
     u.set_state(qpos, u.data.qvel.copy())
     np.testing.assert_allclose(u._get_obs(), before, atol=1e-9)
     env.close()
+
+
+def test_launch_curriculum_resets():
+    from envs.backflip import LAUNCH_SPIN, LAUNCH_UP
+
+    env = gym.make("prefrl/HopperBackflip-v0")
+    u = env.unwrapped
+    standing = env.reset(seed=3)[0]
+    assert not u.launched and abs(u.data.qvel[1]) < 0.1  # off by default: the standard start
+    u.launch_share = 1.0
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        assert u.launched
+        assert LAUNCH_UP[0] <= u.data.qvel[1] <= LAUNCH_UP[1] and LAUNCH_SPIN[0] <= u.data.qvel[2] <= LAUNCH_SPIN[1]
+        assert obs[3 + 3 + 1] == u.data.qvel[1]  # the observation shows the launch
+        assert abs(info["pitch"]) < 0.02  # it starts standing, then takes off
+        env.step(np.zeros(3))
+        assert u.data.qpos[1] > 1.25
+    u.launch_share = 0.0
+    assert np.array_equal(env.reset(seed=3)[0], standing) and not u.launched
+    env.close()

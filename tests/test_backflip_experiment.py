@@ -27,6 +27,9 @@ def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
     assert (run / summary["gifs"][0]).read_bytes()[:6] == b"GIF89a"
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("eval/flips_per_episode" in m for m in evals)
+    shares = [m["launch_share"] for m in evals]  # the launch curriculum ran down to standing starts
+    assert all(0.0 <= s < backflip.LAUNCH_SHARE for s in shares) and shares[-1] == 0.0
+    assert summary["launch_share_start"] == backflip.LAUNCH_SHARE
 
 
 def test_flip_stats():
@@ -40,6 +43,7 @@ def test_flip_stats():
 @pytest.mark.parametrize("args, message", [
     (["--label-port", "x"], "argument --label-port: invalid int value"),
     (["--env", "Hopper"], "HopperBackflip only"),
+    (["--launch-share", "2"], "--launch-share must be in [0, 1]"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["backflip", *args])
@@ -48,3 +52,13 @@ def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_launch_curriculum_falls_to_zero():
+    from experiments.backflip import LAUNCH_UNTIL, launch_share
+
+    assert launch_share(0, 1000, 0.5) == 0.5
+    assert launch_share(int(LAUNCH_UNTIL * 1000) // 2, 1000, 0.5) == pytest.approx(0.25, abs=1e-3)
+    assert launch_share(int(LAUNCH_UNTIL * 1000), 1000, 0.5) == 0.0
+    assert launch_share(1000, 1000, 0.5) == 0.0
+    assert launch_share(0, 1000, 0.0) == 0.0
