@@ -17,7 +17,7 @@ $(BIN)/python:
 	touch .apt-done
 
 setup: $(BIN)/python .apt-done
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,ray]'
 
 demo: setup
 	$(BIN)/python -m experiments.backflip

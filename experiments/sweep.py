@@ -3,6 +3,7 @@ true-reward baseline) into one results folder; finished runs are skipped.
 
     python -m experiments.sweep --envs Hopper --labels 700 --seeds 0,1,2 --out experiments/results/hopper_700
     python -m experiments.sweep ... --ray auto        # the same grid as Ray tasks on a Ray cluster
+    python -m experiments.sweep ... --ray local       # ... on a private Ray instance on this machine
 
 Locally the grid runs in a process pool, one process per core, one torch thread each.
 Each run writes its own directory under OUT/runs/; ``python -m experiments.plot OUT`` draws it.
@@ -15,6 +16,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import dataclasses  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -62,8 +64,11 @@ class SweepConfig:
     baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
     steps: int = arg(1_000_000, "environment steps per run")
     out: str = arg("experiments/results/sweep", "results folder")
+    imports: str = arg("", "comma-separated modules every run imports first, e.g. one that registers your "
+                           "own prefrl/<Name>-v0 tasks")
     workers: int = arg(os.cpu_count() or 1, "parallel local processes")
-    ray: str = arg("", "Ray cluster address ('auto' for the local cluster); empty: local process pool")
+    ray: str = arg("", "Ray cluster address ('auto': the cluster started on this machine with `ray start`; "
+                       "'local': a private Ray instance of --workers CPUs); empty: local process pool")
 
     def grid(self) -> list[tuple[str, RunConfig]]:
         """(run name, config) for every cell of the grid."""
@@ -97,10 +102,20 @@ class SweepConfig:
         return runs
 
 
-def run_one(name: str, config: dict[str, Any], out: str) -> dict[str, Any]:
+def import_all(modules: Sequence[str]) -> None:
+    """Import ``modules`` (e.g. ones that register more tasks); a clear error for a missing one."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ConfigError(f"--imports: cannot import {module!r} ({e}); is it on PYTHONPATH?") from e
+
+
+def run_one(name: str, config: dict[str, Any], out: str, imports: Sequence[str] = ()) -> dict[str, Any]:
     """One run in this process (a pool worker or a Ray task); returns its summary."""
     import torch
 
+    import_all(imports)
     from prefrl.trainer import train
 
     torch.set_num_threads(1)
@@ -110,11 +125,34 @@ def run_one(name: str, config: dict[str, Any], out: str) -> dict[str, Any]:
     return train(RunConfig(**config), path)
 
 
+def run_on_ray(jobs: list[tuple[str, dict[str, Any], str, list[str]]], address: str, workers: int, report) -> None:
+    """The jobs as Ray tasks, one CPU each, reported as they finish. ``address`` 'local' starts a
+    private Ray instance with ``workers`` CPUs on this machine; anything else joins that cluster."""
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError("--ray needs Ray: pip install -e '.[ray]'") from e
+    if address == "local":
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_one)
+        pending = {remote.remote(*job): job[0] for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            report(pending.pop(done[0]), ray.get(done[0]))
+    finally:
+        ray.shutdown()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(SweepConfig, "python -m experiments.sweep", __doc__.splitlines()[0])
     sweep, _ = cli.parse(SweepConfig, argv, parser)
     if sweep.workers <= 0:
         raise ConfigError(f"--workers must be positive, got {sweep.workers}")
+    imports = [m.strip() for m in sweep.imports.split(",") if m.strip()]
+    import_all(imports)
     grid = sweep.grid()
     out = Path(sweep.out)
     todo = [(name, cfg) for name, cfg in grid if not (out / "runs" / name / "summary.json").exists()]
@@ -123,21 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "runs").mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(dataclasses.asdict(sweep), indent=2) + "\n")
     start = time.time()
-    jobs = [(name, cfg.to_dict(), str(out)) for name, cfg in todo]
-    if sweep.ray:
-        import ray
+    jobs = [(name, cfg.to_dict(), str(out), imports) for name, cfg in todo]
+    def report(name: str, summary: dict[str, Any]) -> None:
+        print(f"{name}: final true return {summary['final_true_return']:.1f} "
+              f"({summary['wall_time'] / 60:.1f} min)", file=sys.stderr)
 
-        ray.init(address=sweep.ray)
-        remote = ray.remote(num_cpus=1)(run_one)
-        for (name, *_), summary in zip(jobs, ray.get([remote.remote(*job) for job in jobs]), strict=True):
-            print(f"{name}: final true return {summary['final_true_return']:.1f}", file=sys.stderr)
+    if sweep.ray:
+        run_on_ray(jobs, sweep.ray, sweep.workers, report)
     else:
         with ProcessPoolExecutor(sweep.workers, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(run_one, *job): job[0] for job in jobs}
             for future in as_completed(futures):
-                summary = future.result()
-                print(f"{futures[future]}: final true return {summary['final_true_return']:.1f} "
-                      f"({summary['wall_time'] / 60:.1f} min)", file=sys.stderr)
+                report(futures[future], future.result())
     print(f"sweep finished in {(time.time() - start) / 60:.1f} min; plot with: python -m experiments.plot {out}",
           file=sys.stderr)
     return 0

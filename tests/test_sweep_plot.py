@@ -54,3 +54,25 @@ def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
 def test_plot_of_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="has no runs/ folder"):
         plot.main([str(tmp_path)])
+
+
+def test_ray_runs_the_jobs_and_imports_extra_task_modules(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    from pathlib import Path
+
+    # Ray's workers inherit the environment: make this checkout (and so tests.toy_env) importable there.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    small = TINY | {"steps": 1024, "chunk_steps": 512, "eval_every": 1024}
+    jobs = [(name, RunConfig(**small, **extra).to_dict(), str(tmp_path), ["tests.toy_env"])
+            for name, extra in (("toy_true", {"true_reward": True}), ("toy_24", {}))]
+    reported = {}
+    sweep.run_on_ray(jobs, "local", 2, lambda name, summary: reported.setdefault(name, summary))
+    assert sorted(reported) == ["toy_24", "toy_true"]
+    for name, summary in reported.items():
+        assert json.loads((tmp_path / "runs" / name / "summary.json").read_text()) == summary
+    assert reported["toy_24"]["labels"] == 24 and reported["toy_true"]["labels"] == 0
+
+
+def test_imports_of_a_missing_module_is_a_clear_error():
+    with pytest.raises(ConfigError, match="--imports: cannot import 'no_such_module'"):
+        sweep.import_all(["no_such_module"])
