@@ -8,7 +8,7 @@ register_all()
 register_grasp()
 backflip.register()
 
-__all__ = ["TASKS", "task_names", "env_id"]
+__all__ = ["TASKS", "task_names", "env_id", "default_segment_steps"]
 
 
 def task_names() -> list[str]:
@@ -22,6 +22,12 @@ def env_id(task: str) -> str:
     if task not in known:
         raise ValueError(f"unknown env {task!r}; known: {', '.join(known)}")
     return f"prefrl/{task}-v0"
+
+
+def default_segment_steps(task: str) -> int | None:
+    """The paper's segment length in steps for a paper task; None for the others (their
+    segments default to 1.5 s of simulated time)."""
+    return TASKS[task].segment_steps if task in TASKS else None
 
 
 def _prefrl_specs():

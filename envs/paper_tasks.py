@@ -54,20 +54,26 @@ class TaskSpec:
     """Fixed episode length in control steps (gymnasium's v5 time limit)."""
     height_qpos: int | None = None
     """Index of the torso's height in qpos, reported as ``info["height"]``, for bodies that have one."""
+    segment_steps: int = 60
+    """Default segment length in control steps: the paper's "1.5 s, 15-60 timesteps depending on the
+    task". The 1.5 s are of clip *playback*: the reference code (rl-teacher) showed one frame per
+    env step at a per-task frame rate (Hopper and Swimmer 40 fps: 60 steps; Walker2d 30: 45;
+    HalfCheetah and Ant 20: 30; Reacher and the pendulums 10: 15)."""
 
 
 TASKS: dict[str, TaskSpec] = {
     "Hopper": TaskSpec(HopperEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}, height_qpos=1),
-    "Walker2d": TaskSpec(Walker2dEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}, height_qpos=1),
-    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}, height_qpos=1),
+    "Walker2d": TaskSpec(Walker2dEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False}, height_qpos=1,
+                         segment_steps=45),
+    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}, height_qpos=1, segment_steps=30),
     "Swimmer": TaskSpec(SwimmerEnv, {"ctrl_cost_weight": 0.0}),
     "Ant": TaskSpec(
         AntEnv, {"ctrl_cost_weight": 0.0, "contact_cost_weight": 0.0, "terminate_when_unhealthy": False},
-        height_qpos=2,
+        height_qpos=2, segment_steps=30,
     ),
-    "Reacher": TaskSpec(ReacherEnv, {"reward_control_weight": 0.0}, max_episode_steps=50),
-    "InvertedPendulum": TaskSpec(InvertedPendulumEnv),
-    "InvertedDoublePendulum": TaskSpec(InvertedDoublePendulumEnv),
+    "Reacher": TaskSpec(ReacherEnv, {"reward_control_weight": 0.0}, max_episode_steps=50, segment_steps=15),
+    "InvertedPendulum": TaskSpec(InvertedPendulumEnv, segment_steps=15),
+    "InvertedDoublePendulum": TaskSpec(InvertedDoublePendulumEnv, segment_steps=15),
 }
 
 

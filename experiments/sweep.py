@@ -33,14 +33,14 @@ from prefrl.config import ConfigError, RunConfig, arg  # noqa: E402
 
 # Named oracle variants for the grid: the perfect oracle, B-Pref's noisy teachers and a
 # systematically biased one. Skip/equal thresholds are in units of a Hopper segment's true
-# return (188 steps; a fallen Hopper's segment scores below ~50, a hopping one 200-600).
+# return (60 steps; a fallen Hopper's segment scores below ~15, a moving one 60-200).
 ORACLES: dict[str, dict[str, float | str]] = {
     "perfect": {},
     "beta1": {"oracle_beta": 1.0},
     "mistake10": {"oracle_epsilon": 0.1},
     "myopic0.9": {"oracle_gamma": 0.9},
-    "skip50": {"oracle_skip_threshold": 50.0},
-    "equal10": {"oracle_equal_threshold": 10.0},
+    "skip15": {"oracle_skip_threshold": 15.0},
+    "equal3": {"oracle_equal_threshold": 3.0},
     "height_biased": {"oracle_score": "height_biased"},
 }
 
@@ -60,7 +60,8 @@ class SweepConfig:
     selectors: str = arg("disagreement", "comma-separated query selectors")
     ablations: str = arg("none", "comma-separated: none, offline, single (one reward model, uniform), fixed_l2")
     oracles: str = arg("perfect", f"comma-separated oracle variants: {', '.join(ORACLES)}")
-    segments: str = arg("", "comma-separated segment lengths in seconds; empty: the run default (1.5 s)")
+    segments: str = arg("", "comma-separated segment lengths in seconds of simulated time (0: the task's "
+                            "default); empty: the task's default only")
     baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
     steps: int = arg(1_000_000, "environment steps per run")
     out: str = arg("experiments/results/sweep", "results folder")

@@ -34,10 +34,18 @@ def env_timing(env_name: str) -> tuple[float, int]:
     return dt, length
 
 
+DEFAULT_SEGMENT_SECONDS = 1.5
+"""Segment length of tasks that are not paper tasks (the backflip, the grasp), in simulated seconds."""
+
+
 def segment_steps(config: RunConfig) -> int:
-    """Segment length in steps: segment_seconds of simulated time, at most one episode."""
+    """Segment length in steps, at most one episode: ``segment_seconds`` of simulated time, or
+    with 0 the task's default (a paper task's 15-60 steps, else 1.5 s)."""
     dt, length = env_timing(config.env)
-    return max(2, min(round(config.segment_seconds / dt), length))
+    steps = envs.default_segment_steps(config.env) if config.segment_seconds == 0 else None
+    if steps is None:
+        steps = round((config.segment_seconds or DEFAULT_SEGMENT_SECONDS) / dt)
+    return max(2, min(steps, length))
 
 
 def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:

@@ -32,7 +32,8 @@ class RunConfig:
     algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)")
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
     selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy or kcenter")
-    segment_seconds: float = arg(1.5, "segment length in seconds of simulated time")
+    segment_seconds: float = arg(0.0, "segment length in seconds of simulated time; 0: the task's default "
+                                      "(paper tasks: the paper's 15-60 steps; others: 1.5 s)")
     pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
     pretrain_steps: int = arg(16_384, "env steps of the initial policy recorded for the first queries "
                               "(rounded up to whole episodes)")
@@ -81,8 +82,8 @@ class RunConfig:
             self.oracle()
         except ValueError as e:
             raise ConfigError(str(e)) from e
-        if not 0 < self.segment_seconds <= 60:
-            raise ConfigError(f"--segment-seconds must be in (0, 60], got {self.segment_seconds}")
+        if not 0 <= self.segment_seconds <= 60:
+            raise ConfigError(f"--segment-seconds must be in [0, 60] (0: the task's default), got {self.segment_seconds}")
         if not 0 < self.pretrain_fraction <= 1:
             raise ConfigError(f"--pretrain-fraction must be in (0, 1], got {self.pretrain_fraction}")
         pre = pretrain_labels(self.labels, self.pretrain_share)

@@ -54,3 +54,16 @@ def test_episode_has_fixed_length_and_falling_forfeits_survive_reward(task):
 def test_unknown_env_name_says_which_exist():
     with pytest.raises(ValueError, match="unknown env 'Hoper'; known: Hopper, Walker2d"):
         envs.env_id("Hoper")
+
+
+@pytest.mark.parametrize("task, seconds, steps", [
+    ("Hopper", 0, 60), ("Walker2d", 0, 45), ("HalfCheetah", 0, 30), ("Ant", 0, 30), ("Swimmer", 0, 60),
+    ("Reacher", 0, 15), ("InvertedPendulum", 0, 15),
+    ("HopperBackflip", 0, 188),  # not a paper task: 1.5 s of simulated time (125 steps/s)
+    ("Hopper", 0.4, 50), ("Hopper", 1.5, 188), ("Reacher", 60, 50),  # explicit seconds, at most one episode
+])
+def test_segment_length_defaults_to_the_papers_steps(task, seconds, steps):
+    from prefrl.agents import segment_steps
+    from prefrl.config import RunConfig
+
+    assert segment_steps(RunConfig(env=task, segment_seconds=seconds)) == steps

@@ -19,16 +19,16 @@ def test_grid_has_every_cell_and_the_baseline():
 
 
 def test_grid_segment_lengths_axis():
-    grid = dict(sweep.SweepConfig(seeds="0", segments="1.5,0.4", baseline=False).grid())
-    assert sorted(grid) == ["Hopper_700_disagreement_perfect_s0", "Hopper_700_disagreement_perfect_seg0.4_s0"]
-    assert grid["Hopper_700_disagreement_perfect_seg0.4_s0"].segment_seconds == 0.4
-    assert grid["Hopper_700_disagreement_perfect_s0"].segment_seconds == RunConfig.segment_seconds
+    grid = dict(sweep.SweepConfig(seeds="0", segments="0,1.5", baseline=False).grid())
+    assert sorted(grid) == ["Hopper_700_disagreement_perfect_s0", "Hopper_700_disagreement_perfect_seg1.5_s0"]
+    assert grid["Hopper_700_disagreement_perfect_seg1.5_s0"].segment_seconds == 1.5
+    assert grid["Hopper_700_disagreement_perfect_s0"].segment_seconds == RunConfig.segment_seconds == 0
 
 
 @pytest.mark.parametrize("field, value, message", [("oracles", "angry", "unknown oracle variant 'angry'"),
                                                    ("labels", "7x", "malformed list '7x'"),
                                                    ("envs", "Hoper", "unknown env 'Hoper'"),
-                                                   ("segments", "0", "--segment-seconds must be in"),
+                                                   ("segments", "-1", "--segment-seconds must be in"),
                                                    ("segments", "1.5s", "malformed list '1.5s'")])
 def test_bad_grid_is_refused(field, value, message):
     with pytest.raises(ConfigError, match=message):
