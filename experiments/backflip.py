@@ -59,9 +59,11 @@ GIFS = 1  # best evaluation episodes written as GIFs
 T_95 = {5: 2.776, 10: 2.262, 20: 2.093}  # Student t, two-sided 95%, by episode count
 
 
-def evaluate_flips(agent, episodes: int, seed: int) -> list[Segment]:
-    """``episodes`` whole episodes of the deterministic policy, recorded as segments."""
+def evaluate_flips(agent, episodes: int, seed: int, launched: bool = False) -> list[Segment]:
+    """``episodes`` whole episodes of the deterministic policy, recorded as segments; standing
+    starts, or with ``launched`` launched ones (a diagnostic of the landing alone)."""
     env = gym.make(envs.env_id(ENV))
+    env.unwrapped.launch_share = 1.0 if launched else 0.0
     out = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
@@ -134,6 +136,11 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str,
               (axes[2], "env_steps", "eval/true_return", "environment steps", "oracle's backflip score / episode"))
     for ax, x, y, xlabel, ylabel in panels:
         ax.plot([m[x] for m in rows], [m[y] for m in rows], "o-", ms=3, label="this run")
+        launched = [m for m in rows if "eval/launched_flips_per_episode" in m]
+        if launched and x == "env_steps" and y == "eval/flips_per_episode":
+            ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:", ms=3,
+                    label="this run, launched starts")
+            ax.legend(loc="upper left", fontsize=8)
         if ref and x == "env_steps":
             ax.plot([m[x] for m in ref], [m[y] for m in ref], "s--", ms=3, alpha=0.7, label=reference_label)
         ax.set_xlabel(xlabel)
@@ -180,11 +187,19 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                 episodes = evaluate_flips(self.agent, config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps)
                 stats = flip_stats([count_flips(e) for e in episodes])
                 metrics = metrics | {f"eval/{k}": v for k, v in stats.items() if not isinstance(v, list)}
+                if launch > 0:
+                    episodes = evaluate_flips(self.agent, config.eval_episodes,
+                                              config.seed + 40_000 + self.agent.num_timesteps, launched=True)
+                    metrics["eval/launched_flips_per_episode"] = flip_stats(
+                        [count_flips(e) for e in episodes])["flips_per_episode"]
             super().log(metrics | {"launch_share": self.set_launch_share()})
 
         def finish(self) -> dict[str, Any]:
             summary = super().finish()
             summary["launch_share_start"] = launch
+            launched = [count_flips(e) for e in evaluate_flips(self.agent, config.final_eval_episodes,
+                                                               config.seed + 50_000, launched=True)]
+            summary["final_launched_flips_per_episode"] = flip_stats(launched)["flips_per_episode"]
             episodes = evaluate_flips(self.agent, config.final_eval_episodes, config.seed + 20_000)
             counts = [count_flips(e) for e in episodes]
             summary |= {"final_" + k: v for k, v in flip_stats(counts).items()}

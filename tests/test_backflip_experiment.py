@@ -30,6 +30,8 @@ def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
     shares = [m["launch_share"] for m in evals]  # the launch curriculum ran down to standing starts
     assert all(0.0 <= s < backflip.LAUNCH_SHARE for s in shares) and shares[-1] == 0.0
     assert summary["launch_share_start"] == backflip.LAUNCH_SHARE
+    assert 0.0 <= summary["final_launched_flips_per_episode"] <= 3.0
+    assert all("eval/launched_flips_per_episode" in m for m in evals if "eval/flips_per_episode" in m)
 
 
 def test_flip_stats():
