@@ -40,7 +40,7 @@ from synthetic_oracle.backflip import FlipCount, count_flips  # noqa: E402
 
 ENV = "HopperBackflip"
 DEFAULTS: dict[str, Any] = {
-    "env": ENV, "oracle_score": "backflip", "labels": 500, "steps": 1_500_000,
+    "env": ENV, "oracle_score": "backflip", "labels": 500, "steps": 3_000_000,
     "eval_every": 100_000, "eval_episodes": 5, "final_eval_episodes": 20,
 }
 QUICK: dict[str, Any] = {"labels": 60, "steps": 60_000, "eval_every": 20_000, "final_eval_episodes": 5}
@@ -173,7 +173,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             if config.algo == "ppo" and not self.checkpoint.exists():
                 venv = self.recorder if config.true_reward else self.reward_wrapper
                 self.agent = PPO("MlpPolicy", venv, seed=config.seed, tensorboard_log=str(self.path), verbose=0,
-                                 device="cpu", **PPO_KWARGS)
+                                 device="cpu", ent_coef=config.ent_coef, **PPO_KWARGS)
             self.set_launch_share()
 
         def set_launch_share(self) -> float:

@@ -51,7 +51,7 @@ def segment_steps(config: RunConfig) -> int:
 def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
     cls, kwargs = (PPO, PPO_KWARGS) if config.algo == "ppo" else (A2C, A2C_KWARGS)
     return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
-               device="cpu", **kwargs)
+               device="cpu", ent_coef=config.ent_coef, **kwargs)
 
 
 def load_agent(config: RunConfig, path, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:

@@ -20,7 +20,7 @@ T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
 # Settings that split runs into groups when they differ from RunConfig's defaults (as JSON strings).
 _GROUP_KNOBS = {f.name: str(run_dir._jsonable(f.default)) for f in fields(RunConfig)
                 if f.name.startswith("oracle_") or f.name in ("offline", "fixed_l2", "members", "segment_seconds",
-                                                             "fit_steps")}
+                                                             "fit_steps", "ent_coef")}
 
 
 @dataclass(frozen=True)
