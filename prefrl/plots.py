@@ -15,10 +15,17 @@ from prefrl.results import Run, mean_ci  # noqa: E402
 
 
 def _curve(runs: list[Run], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and 95% band over seeds of metric ``key`` at the env steps where every seed has it."""
-    series = [{m["env_steps"]: m[key] for m in r.metrics if isinstance(m.get(key), (int, float))} for r in runs]
-    steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
-    stats = [mean_ci([s[t] for s in series]) for t in steps]
+    """Mean and 95% band over seeds of metric ``key``, at every env step where some seed has it
+    within the range all seeds cover; each seed interpolated linearly between its own points."""
+    series = [sorted((m["env_steps"], m[key]) for m in r.metrics if isinstance(m.get(key), (int, float)))
+              for r in runs]
+    series = [s for s in series if s]
+    if not series:
+        return np.array([]), np.array([]), np.array([])
+    lo, hi = max(s[0][0] for s in series), min(s[-1][0] for s in series)
+    steps = sorted({t for s in series for t, _ in s if lo <= t <= hi})
+    values = [np.interp(steps, [t for t, _ in s], [v for _, v in s]) for s in series]
+    stats = [mean_ci([float(v[i]) for v in values]) for i in range(len(steps))]
     mean = np.array([m for m, _ in stats])
     half = np.nan_to_num(np.array([h for _, h in stats]))
     return np.array(steps), mean, half

@@ -93,7 +93,9 @@ class PreferenceRun:
             self.ask(pretrain)
             self.wait_for_labels(pretrain)
             self.fit(cfg.fit_steps_initial)
-        next_eval = self.agent.num_timesteps
+        # Evaluate after the first chunk, then every eval_every steps; a resumed run keeps that grid.
+        resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
+        self.next_eval = resumed.get("next_eval", self.agent.num_timesteps)
         while self.agent.num_timesteps < cfg.steps:
             chunk = min(cfg.chunk_steps, cfg.steps - self.agent.num_timesteps)
             self.agent.learn(chunk, reset_num_timesteps=False, tb_log_name="tb")
@@ -104,10 +106,10 @@ class PreferenceRun:
                 metrics |= self.fit(cfg.fit_steps)
             if not cfg.true_reward:
                 metrics["rm/agreement"] = self.agreement()
-            if steps >= next_eval or steps >= cfg.steps:
+            if steps >= self.next_eval or steps >= cfg.steps:
                 mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
                 metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
-                next_eval = steps + cfg.eval_every
+                self.next_eval = steps + cfg.eval_every
             self.log(metrics)
             self.save_checkpoint()
         return self.finish()
@@ -196,7 +198,8 @@ class PreferenceRun:
 
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
-        state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time}
+        state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
+                 "next_eval": self.next_eval}
         reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()

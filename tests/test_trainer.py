@@ -113,6 +113,16 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_every_label(tmp_path):
         PreferenceRun(config, tmp_path / "run")
 
 
+def test_a_resumed_run_keeps_its_evaluation_grid(tmp_path):
+    config = RunConfig(**{**TINY, "steps": 6144, "eval_every": 4096})
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "run").run()
+    PreferenceRun(config, tmp_path / "run").run()
+    evals = [m["env_steps"] for m in map(json.loads, (tmp_path / "run/metrics.jsonl").read_text().splitlines())
+             if "eval/true_return" in m]
+    assert evals == [2048, 6144]  # as an uninterrupted run: after the first chunk, then every 4096
+
+
 def test_offline_ablation_asks_every_label_before_rl_and_never_refits(tmp_path):
     from prefrl.store import LabelStore
 
