@@ -16,6 +16,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def load_config(path: Path) -> RunConfig:
+    """The RunConfig in ``path``/config.json (inf/nan back from their strings)."""
+    from dataclasses import fields
+
+    raw = json.loads((Path(path) / "config.json").read_text())
+    floats = {f.name for f in fields(RunConfig) if f.type in (float, "float")}
+    return RunConfig(**{k: float(v) if k in floats else v for k, v in raw.items()})
+
+
 def config_json(config: RunConfig) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in config.to_dict().items()}
 

@@ -76,3 +76,16 @@ def test_ray_runs_the_jobs_and_imports_extra_task_modules(tmp_path, monkeypatch)
 def test_imports_of_a_missing_module_is_a_clear_error():
     with pytest.raises(ConfigError, match="--imports: cannot import 'no_such_module'"):
         sweep.import_all(["no_such_module"])
+
+
+def test_reward_fit_of_a_finished_run(tmp_path, capsys):
+    from experiments import reward_fit
+
+    train(RunConfig(**TINY), tmp_path / "run")
+    assert reward_fit.main([str(tmp_path / "run"), "--episodes", "2"]) == 0
+    fit = json.loads((tmp_path / "run" / "reward_fit.json").read_text())
+    assert fit["steps"] == 2 * 40 and -1 <= fit["corr_true_reward"] <= 1
+    assert set(fit["fit_weights"]) == set(fit["corr_parts"]) and fit["fit_weights"]
+    assert json.loads(capsys.readouterr().out) == fit
+    with pytest.raises(ConfigError, match="not a run directory"):
+        reward_fit.main([str(tmp_path)])

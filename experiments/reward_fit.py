@@ -1,0 +1,98 @@
+"""How well a finished run's reward model matches the true reward, step by step, on its own rollouts.
+
+    python -m experiments.reward_fit experiments/results/hopper_700_1M/runs/Hopper_700_disagreement_perfect_s0
+    python -m experiments.reward_fit RUN_DIR --policy OTHER_RUN_DIR     # on another run's policy
+
+Rolls out the policy (stochastic actions) of RUN_DIR (or of --policy) on the run's task, and
+reports the per-step correlation of r_hat with the true reward and with each of its parts, and
+the least-squares fit ``r_hat ~ sum_k w_k * part_k + c``: how r_hat weighs the parts the true
+reward adds with weight 1. Writes ``reward_fit.json`` (``reward_fit_on_<policy run>.json`` with
+--policy) into RUN_DIR and prints it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from prefrl import cli, run_dir  # noqa: E402
+from prefrl.config import ConfigError  # noqa: E402
+
+
+def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import A2C, PPO
+
+    import envs
+    from prefrl.reward_model import RewardEnsemble
+
+    config = run_dir.load_config(run)
+    for path in (run / "reward_model.npz", policy_run / "policy.zip"):
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist: give a finished preference run (and a finished --policy run)")
+    model = RewardEnsemble.from_npz((run / "reward_model.npz").read_bytes())
+    policy_config = json.loads((policy_run / "config.json").read_text())
+    agent = (A2C if policy_config.get("algo") == "a2c" else PPO).load(policy_run / "policy.zip", device="cpu")
+    env = gym.make(envs.env_id(config.env))
+    features, true, parts = [], [], {}
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done = False
+        while not done:
+            action, _ = agent.predict(obs, deterministic=False)
+            features.append(np.concatenate([obs, np.ravel(action)]))
+            obs, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            true.append(reward)
+            for k, v in info.items():
+                if k.startswith("reward_"):
+                    parts.setdefault(k, []).append(float(v))
+    env.close()
+    with torch.no_grad():
+        r_hat = model(torch.as_tensor(np.array(features), dtype=torch.float32)).numpy()
+    true = np.array(true)
+    varying = {k: np.array(v) for k, v in parts.items() if np.std(v) > 1e-9}
+    design = np.stack([*varying.values(), np.ones_like(true)], axis=1)
+    weights = np.linalg.lstsq(design, r_hat, rcond=None)[0]
+    return {
+        "run": str(run), "policy": str(policy_run), "episodes": episodes, "steps": len(true),
+        "true_return_per_episode": float(true.sum() / episodes),
+        "corr_true_reward": float(np.corrcoef(r_hat, true)[0, 1]),
+        "corr_parts": {k: float(np.corrcoef(r_hat, v)[0, 1]) for k, v in varying.items()},
+        "fit_weights": {k: float(w) for k, w in zip(varying, weights, strict=False)},
+        "part_means": {k: float(v.mean()) for k, v in varying.items()},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = cli._OneLineParser(prog="python -m experiments.reward_fit", description=__doc__.splitlines()[0],
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run_dir", help="a finished preference run (holds reward_model.npz)")
+    p.add_argument("--policy", default=None, help="run directory whose policy.zip to roll out (default: RUN_DIR)")
+    p.add_argument("--episodes", type=int, default=3, help="episodes to roll out")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    ns = p.parse_args(argv)
+    if ns.episodes <= 0:
+        raise ConfigError(f"--episodes must be positive, got {ns.episodes}")
+    run = Path(ns.run_dir)
+    if not (run / "config.json").exists():
+        raise ConfigError(f"{run} is not a run directory (no config.json)")
+    policy = Path(ns.policy or run)
+    result = reward_fit(run, policy, ns.episodes, ns.seed)
+    name = "reward_fit.json" if policy.resolve() == run.resolve() else f"reward_fit_on_{policy.name}.json"
+    (run / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)()
