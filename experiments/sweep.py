@@ -60,6 +60,8 @@ class SweepConfig:
     selectors: str = arg("disagreement", "comma-separated query selectors")
     ablations: str = arg("none", "comma-separated: none, offline, single (one reward model, uniform), fixed_l2")
     oracles: str = arg("perfect", f"comma-separated oracle variants: {', '.join(ORACLES)}")
+    overrides: str = arg("", "comma-separated NAME=VALUE settings of every run, the baseline's too "
+                             "(e.g. ent_coef=0.01); they join the run names")
     segments: str = arg("", "comma-separated segment lengths in seconds of simulated time (0: the task's "
                             "default); empty: the task's default only")
     baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
@@ -80,12 +82,28 @@ class SweepConfig:
             except ValueError as e:
                 raise ConfigError(f"malformed list {text!r}: {e}") from e
 
+        settings: dict[str, Any] = {}
+        types = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+        for item in split(self.overrides):
+            name, _, value = item.partition("=")
+            name = name.strip().replace("-", "_")
+            if name not in types or not value:
+                raise ConfigError(f"--overrides: {item!r} is not NAME=VALUE with NAME a run setting "
+                                  f"(e.g. ent_coef=0.01)")
+            kind = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(
+                str(types[name]), str)
+            try:
+                settings[name] = kind(value)
+            except ValueError as e:
+                raise ConfigError(f"--overrides: malformed value in {item!r}: {e}") from e
+        tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in settings.items())
+
         runs = []
         for env in split(self.envs):
             for seed in split(self.seeds, int):
                 if self.baseline:
-                    runs.append((f"{env}_true_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
-                                                                  true_reward=True)))
+                    runs.append((f"{env}_true{tag}_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
+                                                                       true_reward=True, **settings)))
                 for labels, selector, oracle, ablation, seconds in product(
                         split(self.labels, int), split(self.selectors), split(self.oracles), split(self.ablations),
                         split(self.segments, float) or [None]):
@@ -94,12 +112,13 @@ class SweepConfig:
                     if ablation not in ABLATIONS:
                         raise ConfigError(f"unknown ablation {ablation!r}; known: {', '.join(ABLATIONS)}")
                     length = {} if seconds is None else {"segment_seconds": seconds}
-                    cfg = RunConfig(env=env, seed=seed, steps=self.steps, labels=labels, selector=selector,
-                                    **length, **ORACLES[oracle], **ABLATIONS[ablation])
+                    cfg = RunConfig(**{"env": env, "seed": seed, "steps": self.steps, "labels": labels,
+                                       "selector": selector, **length, **ORACLES[oracle], **ABLATIONS[ablation],
+                                       **settings})
                     suffix = "" if ablation == "none" else f"_{ablation}"
                     if seconds is not None and seconds != RunConfig.segment_seconds:
                         suffix += f"_seg{seconds:g}"
-                    runs.append((f"{env}_{labels}_{cfg.selector}_{oracle}{suffix}_s{seed}", cfg))
+                    runs.append((f"{env}_{labels}_{cfg.selector}_{oracle}{suffix}{tag}_s{seed}", cfg))
         return runs
 
 

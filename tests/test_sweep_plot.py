@@ -25,11 +25,21 @@ def test_grid_segment_lengths_axis():
     assert grid["Hopper_700_disagreement_perfect_s0"].segment_seconds == RunConfig.segment_seconds == 0
 
 
+def test_grid_overrides_apply_to_every_run_and_name_it():
+    grid = dict(sweep.SweepConfig(seeds="2", overrides="ent_coef=0.01,fit_steps=60").grid())
+    assert sorted(grid) == ["Hopper_700_disagreement_perfect_ent_coef0.01_fit_steps60_s2",
+                            "Hopper_true_ent_coef0.01_fit_steps60_s2"]
+    assert all(c.ent_coef == 0.01 and c.fit_steps == 60 for c in grid.values())
+
+
 @pytest.mark.parametrize("field, value, message", [("oracles", "angry", "unknown oracle variant 'angry'"),
                                                    ("labels", "7x", "malformed list '7x'"),
                                                    ("envs", "Hoper", "unknown env 'Hoper'"),
                                                    ("segments", "-1", "--segment-seconds must be in"),
-                                                   ("segments", "1.5s", "malformed list '1.5s'")])
+                                                   ("segments", "1.5s", "malformed list '1.5s'"),
+                                                   ("overrides", "speed=3", "'speed=3' is not NAME=VALUE"),
+                                                   ("overrides", "ent_coef=lots", "malformed value"),
+                                                   ("overrides", "ent_coef=-1", "--ent-coef must be >= 0")])
 def test_bad_grid_is_refused(field, value, message):
     with pytest.raises(ConfigError, match=message):
         sweep.SweepConfig(**{field: value}).grid()
