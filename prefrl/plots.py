@@ -59,7 +59,8 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
 
 
 def bits_of_feedback(summary: dict, path: Path) -> None:
-    """(2) Final true return as % of true-reward RL vs labels (bits of feedback), log axis."""
+    """(2) Final true return as % of true-reward RL vs labels (bits of feedback), log axis;
+    0% is the baseline's first evaluation (about the initial policy), 100% its final return."""
     fig, ax = plt.subplots(figsize=(6, 4.2))
     by_line: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for group, s in summary.items():
@@ -71,7 +72,7 @@ def bits_of_feedback(summary: dict, path: Path) -> None:
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=name)
     ax.axhline(100, color="black", ls="--", lw=1, label="RL on the true reward")
     ax.set_xscale("log")
-    ax.set(xlabel="labels (bits of feedback)", ylabel="final true return, % of true-reward RL")
+    ax.set(xlabel="labels (bits of feedback)", ylabel="final true return, % of true-reward RL\n(0% = initial policy)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()

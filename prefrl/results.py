@@ -60,9 +60,21 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
     return float(x.mean()), float(T_95.get(len(x) - 1, 1.96) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
+def initial_return(run: Run) -> float:
+    """The run's first evaluation (after one chunk of RL: close to the initial policy); nan if none."""
+    evals = [m["eval/true_return"] for m in run.metrics if isinstance(m.get("eval/true_return"), (int, float))]
+    return float(evals[0]) if evals else math.nan
+
+
 def summarise(runs: list[Run]) -> dict[str, Any]:
     """Per group: final true return (mean, 95% CI, per seed), wall time, and the ratio to the
-    true-reward baseline of the same task (return and wall time)."""
+    true-reward baseline of the same task (return and wall time).
+
+    ``return_vs_true_reward_pct`` is normalised so that it does not depend on a constant in the
+    reward (a height term ``height - h`` shifts every return by ``h`` x episode length, and
+    returns can be negative): 100 * (R - R0) / (R_true - R0), with R0 the baseline's first
+    evaluation (its policy after one chunk, close to the initial one). ``raw_return_ratio_pct`` is
+    the plain 100 * R / R_true."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.summary:
@@ -83,10 +95,14 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             "final_true_return_std": float(np.std(finals, ddof=1)) if len(finals) > 1 else math.nan,
             "final_true_return_per_seed": finals,
             "wall_time_min_mean": float(np.mean(walls)) / 60,
+            "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
         }
     for stats in out.values():
         base = out.get(f"{stats['env']} true reward")
         if base and not stats["true_reward"]:
-            stats["return_vs_true_reward_pct"] = 100 * stats["final_true_return_mean"] / base["final_true_return_mean"]
+            r0 = base["initial_true_return_mean"]
+            stats["return_vs_true_reward_pct"] = (100 * (stats["final_true_return_mean"] - r0)
+                                                  / (base["final_true_return_mean"] - r0))
+            stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / base["final_true_return_mean"]
             stats["wall_time_vs_true_reward"] = stats["wall_time_min_mean"] / base["wall_time_min_mean"]
     return out

@@ -4,6 +4,7 @@ import pytest
 
 import tests.toy_env  # noqa: F401
 from experiments import plot, sweep
+from prefrl import results
 from prefrl.config import ConfigError, RunConfig
 from prefrl.trainer import train
 from tests.test_trainer import TINY
@@ -52,10 +53,15 @@ def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
             train(RunConfig(**{**TINY, "seed": seed, "true_reward": true_reward, "steps": 2048}), tmp_path / "runs" / name)
     assert plot.main([str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
+    runs = results.load_runs(tmp_path)
     pref = summary["ToyLine 24 labels disagreement fit_steps=20"]  # TINY fits 20 steps a chunk
     base = summary["ToyLine true reward"]
     assert pref["seeds"] == [0, 1] and base["seeds"] == [0, 1]
+    r0 = base["initial_true_return_mean"]
+    assert r0 == pytest.approx(sum(results.initial_return(r) for r in runs if r.config["true_reward"]) / 2)
     assert pref["return_vs_true_reward_pct"] == pytest.approx(
+        100 * (pref["final_true_return_mean"] - r0) / (base["final_true_return_mean"] - r0))
+    assert pref["raw_return_ratio_pct"] == pytest.approx(
         100 * pref["final_true_return_mean"] / base["final_true_return_mean"])
     for png in ("learning_curves", "bits_of_feedback", "reward_model_accuracy", "reward_hacking"):
         assert (tmp_path / f"{png}.png").stat().st_size > 10_000
