@@ -117,19 +117,15 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
     return names
 
 
-def plot(metrics: list[dict[str, Any]], path: Path, title: str,
-         reference: list[dict[str, Any]] | None = None, reference_label: str = "PPO on the score") -> None:
-    """Flips per evaluation episode against labels and env steps, and the oracle's score per
-    episode against env steps; ``reference`` (another run's metrics) dashed on the step axes."""
+def plot(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Flips per evaluation episode (standing and launched starts) against labels and env steps,
+    and the oracle's score per episode against env steps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def evals(rows):
-        return [m for m in rows or [] if "eval/flips_per_episode" in m]
-
-    rows, ref = evals(metrics), evals(reference)
+    rows = [m for m in metrics if "eval/flips_per_episode" in m]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     panels = ((axes[0], "labels", "eval/flips_per_episode", "labels used (bits of feedback)", "clean backflips / episode"),
               (axes[1], "env_steps", "eval/flips_per_episode", "environment steps", "clean backflips / episode"),
@@ -141,13 +137,9 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str,
             ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:", ms=3,
                     label="this run, launched starts")
             ax.legend(loc="upper left", fontsize=8)
-        if ref and x == "env_steps":
-            ax.plot([m[x] for m in ref], [m[y] for m in ref], "s--", ms=3, alpha=0.7, label=reference_label)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    if ref:
-        axes[2].legend(loc="upper left", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -42,9 +42,10 @@ def segment_steps(config: RunConfig) -> int:
     """Segment length in steps, at most one episode: ``segment_seconds`` of simulated time, or
     with 0 the task's default (a paper task's 15-60 steps, else 1.5 s)."""
     dt, length = env_timing(config.env)
-    steps = envs.default_segment_steps(config.env) if config.segment_seconds == 0 else None
-    if steps is None:
-        steps = round((config.segment_seconds or DEFAULT_SEGMENT_SECONDS) / dt)
+    if config.segment_seconds:
+        steps = round(config.segment_seconds / dt)
+    else:
+        steps = envs.default_segment_steps(config.env) or round(DEFAULT_SEGMENT_SECONDS / dt)
     return max(2, min(steps, length))
 
 

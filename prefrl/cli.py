@@ -29,6 +29,12 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def field_type(f: dataclasses.Field) -> Callable[[str], Any]:
+    """How a dataclass field's value is read from text: bools as true/false, else its default's type."""
+    kind = type(f.default)
+    return _parse_bool if kind is bool else kind
+
+
 def build_parser(cls: type, prog: str, description: str, defaults: dict[str, Any] | None = None
                  ) -> argparse.ArgumentParser:
     """One ``--flag`` per field of the dataclass ``cls``; bools are switches."""
@@ -38,12 +44,11 @@ def build_parser(cls: type, prog: str, description: str, defaults: dict[str, Any
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = defaults.get(f.name, f.default)
-        kind = type(f.default)
-        if kind is bool:
-            parser.add_argument(flag, dest=f.name, type=_parse_bool, nargs="?", const=True,
+        if type(f.default) is bool:
+            parser.add_argument(flag, dest=f.name, type=field_type(f), nargs="?", const=True,
                                 default=default, help=f.metadata.get("help"))
         else:
-            parser.add_argument(flag, dest=f.name, type=kind, default=default, help=f.metadata.get("help"))
+            parser.add_argument(flag, dest=f.name, type=field_type(f), default=default, help=f.metadata.get("help"))
     return parser
 
 
