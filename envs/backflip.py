@@ -5,9 +5,14 @@ Changes from Hopper-v5:
 * **A flip does not end the episode.** No termination at all (``terminate_when_unhealthy``
   off); episodes have a fixed length, ``EPISODE_STEPS`` (3 s, room for one flip with its
   run-up and landing, and for a 1.5 s segment).
-* **Observation** (12): torso height, sin and cos of the torso pitch, the three joint angles,
-  the six velocities clipped to +-10. Hopper-v5 observes the accumulated pitch, so a hopper
-  standing after a flip (pitch -2*pi) would look unlike one standing before it; sin/cos do not.
+* **Observation** (16): torso height, sin and cos of the torso pitch, the three joint angles,
+  the six velocities clipped to +-10, and which of torso, thigh, leg and foot touch the floor
+  (0/1). Hopper-v5 observes the accumulated pitch, so a hopper standing after a flip (pitch
+  -2*pi) would look unlike one standing before it; sin/cos do not. The contacts are what a
+  person watching the clip sees at once (in the air or on the back?) and what the judge's score
+  turns on; the reward model reads (observation, action), so without them it must guess floor
+  contact from height and angles (measured: a reward model fitted to 500 comparisons without
+  them rated the ceiling's clean flips far below its own policy's falls).
 * **True reward**: the scripted backflip score of :mod:`synthetic_oracle.backflip`, run live
   over the episode. A backflip has no natural reward; this is the score the synthetic oracle
   judges segments by, so ``--true-reward`` is PPO trained directly on the oracle's score (the
@@ -58,7 +63,7 @@ class HopperBackflipEnv(HopperEnv):
         kwargs = {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False,
                   "default_camera_config": CAMERA} | kwargs
         super().__init__(**kwargs)
-        self.observation_space = Box(-np.inf, np.inf, shape=(12,), dtype=np.float64)
+        self.observation_space = Box(-np.inf, np.inf, shape=(16,), dtype=np.float64)
         self.model.vis.quality.shadowsize = 512
         self.model.vis.quality.offsamples = 0
         model = self.model
@@ -73,7 +78,8 @@ class HopperBackflipEnv(HopperEnv):
     def _get_obs(self) -> np.ndarray:
         qpos, qvel = self.data.qpos, np.clip(self.data.qvel, -10, 10)
         pitch = qpos[2]
-        return np.concatenate([[qpos[1], np.sin(pitch), np.cos(pitch)], qpos[3:], qvel])
+        return np.concatenate([[qpos[1], np.sin(pitch), np.cos(pitch)], qpos[3:], qvel,
+                               list(self.contacts().values())])
 
     def contacts(self) -> dict[str, float]:
         """``contact_<part>``: 1.0 where that body part touches the floor."""

@@ -49,10 +49,26 @@ def segment_steps(config: RunConfig) -> int:
     return max(2, min(steps, length))
 
 
+GSDE_LOG_STD_INIT = -2.0
+"""Initial log std of gSDE's noise weights (rl-baselines3-zoo's choice for MuJoCo-like tasks): the
+action noise is those weights times the policy's 64 latent features, so it starts near
+exp(-2) * ||features||, about as large as the Gaussian default's."""
+
+
+def exploration_kwargs(config: RunConfig, policy_kwargs: dict | None = None) -> dict:
+    """SB3 keyword arguments for the run's exploration noise (``gsde_every``), merged into
+    ``policy_kwargs``."""
+    policy_kwargs = dict(policy_kwargs or {})
+    if not config.gsde_every:
+        return {"policy_kwargs": policy_kwargs} if policy_kwargs else {}
+    policy_kwargs["log_std_init"] = GSDE_LOG_STD_INIT
+    return {"use_sde": True, "sde_sample_freq": config.gsde_every, "policy_kwargs": policy_kwargs}
+
+
 def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
     cls, kwargs = (PPO, PPO_KWARGS) if config.algo == "ppo" else (A2C, A2C_KWARGS)
     return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
-               device="cpu", ent_coef=config.ent_coef, **kwargs)
+               device="cpu", ent_coef=config.ent_coef, **kwargs, **exploration_kwargs(config))
 
 
 def load_agent(config: RunConfig, path, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
@@ -62,9 +78,12 @@ def load_agent(config: RunConfig, path, venv: VecEnv, tensorboard_log: str | Non
 
 
 def collect(agent: BaseAlgorithm, venv: VecEnv, steps: int) -> None:
-    """Run the agent's current (stochastic) policy for ``steps`` env steps without learning."""
+    """Run the agent's current (stochastic) policy for ``steps`` env steps without learning
+    (with gSDE its noise redrawn as often as in training)."""
     obs = venv.reset()
-    for _ in range(-(-steps // venv.num_envs)):
+    for i in range(-(-steps // venv.num_envs)):
+        if agent.use_sde and i % max(1, agent.sde_sample_freq) == 0:
+            agent.policy.reset_noise(venv.num_envs)
         actions, _ = agent.predict(obs, deterministic=False)
         obs, _, _, _ = venv.step(actions)
 

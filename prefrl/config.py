@@ -31,6 +31,9 @@ class RunConfig:
     true_reward: bool = arg(False, "baseline: the agent learns the environment's reward, no labels")
     algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)")
     ent_coef: float = arg(0.0, "entropy bonus in the RL loss (the paper's TRPO used 0.01)")
+    gsde_every: int = arg(0, "exploration noise: 0 draws independent Gaussian action noise every step; n > 0 uses "
+                               "generalized state-dependent exploration (gSDE, PPO/A2C use_sde), its noise matrix "
+                               "redrawn every n steps: smooth, temporally correlated motions")
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
     selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy or kcenter")
     segment_seconds: float = arg(0.0, "segment length in seconds of simulated time; 0: the task's default "
@@ -64,7 +67,7 @@ class RunConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef"):
+        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.env not in task_names():

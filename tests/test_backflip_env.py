@@ -34,11 +34,12 @@ def test_info_holds_physical_facts_and_a_tilt_does_not_end_the_episode():
         if steps == 10:
             assert info["contact_foot"] == 0.0 or info["airborne"] == 0.0
     assert not terminated and steps == EPISODE_STEPS
-    assert obs.shape == (12,) and np.all(np.isfinite(obs))
+    assert obs.shape == (16,) and np.all(np.isfinite(obs))
     expected = {"pitch", "pitch_rate", "body_pitch", "height", "contact_torso", "contact_thigh", "contact_leg",
                 "contact_foot", "airborne", "qpos", "qvel"}
     assert set(info) == expected
     assert info["contact_torso"] + info["contact_thigh"] >= 1.0  # it fell on its back
+    assert list(obs[12:]) == [info[f"contact_{p}"] for p in ("torso", "thigh", "leg", "foot")]  # seen
     env.close()
 
 

@@ -11,13 +11,14 @@ from synthetic_oracle.backflip import FlipCount
 
 TINY = {"env": "HopperBackflip", "oracle_score": "backflip", "labels": 16, "steps": 1024, "n_envs": 2,
         "pretrain_steps": 750, "chunk_steps": 512, "eval_every": 1024, "eval_episodes": 1,
-        "final_eval_episodes": 2, "fit_steps_initial": 5, "fit_steps": 2, "oversample": 2}
+        "final_eval_episodes": 2, "fit_steps_initial": 5, "fit_steps": 2, "oversample": 2,
+        "gsde_every": 8}
 
 
 def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
     monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
                                                                       "n_epochs": 1})
-    summary = backflip.backflip_run(RunConfig(**TINY), tmp_path / "run").run()
+    summary = backflip.backflip_run(RunConfig(**TINY), tmp_path / "run", launch=0.5).run()
     run = tmp_path / "run"
     assert summary["labels"] == 16 and summary["env_steps"] >= 1024
     assert summary["final_episodes"] == 2 and len(summary["final_flips_each_episode"]) == 2
@@ -28,8 +29,8 @@ def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("eval/flips_per_episode" in m for m in evals)
     shares = [m["launch_share"] for m in evals]  # the launch curriculum ran down to standing starts
-    assert all(0.0 <= s < backflip.LAUNCH_SHARE for s in shares) and shares[-1] == 0.0
-    assert summary["launch_share_start"] == backflip.LAUNCH_SHARE
+    assert all(0.0 <= s < 0.5 for s in shares) and shares[-1] == 0.0
+    assert summary["launch_share_start"] == 0.5
     assert 0.0 <= summary["final_launched_flips_per_episode"] <= 3.0
     assert all("eval/launched_flips_per_episode" in m for m in evals if "eval/flips_per_episode" in m)
 

@@ -137,3 +137,18 @@ def test_single_model_cannot_use_ensemble_disagreement():
     with pytest.raises(ConfigError, match="needs an ensemble"):
         RunConfig(**{**TINY, "members": 1})
     RunConfig(**{**TINY, "members": 1, "selector": "entropy"})
+
+
+def test_gsde_exploration_is_used_in_training_and_in_pretraining_collection(tmp_path):
+    from prefrl import agents
+
+    run = PreferenceRun(RunConfig(**{**TINY, "gsde_every": 4}), tmp_path / "run")
+    assert run.agent.use_sde and run.agent.sde_sample_freq == 4
+    assert tuple(run.agent.policy.log_std.shape) == (64, 1)  # gSDE's noise weights per latent feature
+    before = run.agent.policy.action_dist.exploration_mat.clone()
+    agents.collect(run.agent, run.recorder, 64)
+    assert not torch.equal(before, run.agent.policy.action_dist.exploration_mat)  # redrawn while collecting
+    assert run.run()["labels"] == 24
+    assert not PreferenceRun(RunConfig(**TINY), tmp_path / "gauss").agent.use_sde
+    with pytest.raises(ConfigError, match="gsde-every"):
+        RunConfig(**{**TINY, "gsde_every": -1})
