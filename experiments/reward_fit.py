@@ -66,6 +66,7 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
     return {
         "run": str(run), "policy": str(policy_run), "episodes": episodes, "steps": len(true),
         "true_return_per_episode": float(true.sum() / episodes),
+        "r_hat_return_per_episode": float(r_hat.sum() / episodes),
         "corr_true_reward": float(np.corrcoef(r_hat, true)[0, 1]),
         "corr_parts": {k: float(np.corrcoef(r_hat, v)[0, 1]) for k, v in varying.items()},
         "fit_weights": {k: float(w) for k, w in zip(varying, weights, strict=False)},

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -101,6 +102,7 @@ def test_reward_fit_of_a_finished_run(tmp_path, capsys):
     assert reward_fit.main([str(tmp_path / "run"), "--episodes", "2"]) == 0
     fit = json.loads((tmp_path / "run" / "reward_fit.json").read_text())
     assert fit["steps"] == 2 * 40 and -1 <= fit["corr_true_reward"] <= 1
+    assert math.isfinite(fit["r_hat_return_per_episode"])
     assert set(fit["fit_weights"]) == set(fit["corr_parts"]) and fit["fit_weights"]
     assert json.loads(capsys.readouterr().out) == fit
     with pytest.raises(ConfigError, match="not a run directory"):
