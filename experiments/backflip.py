@@ -43,10 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "env": ENV, "oracle_score": "backflip", "labels": 1500, "steps": 1_500_000, "gsde_every": 8, "fit_steps": 100,
     "eval_every": 100_000, "eval_episodes": 5, "final_eval_episodes": 20,
 }
-"""The plain command's settings (measured, experiments/results/backflip/README.md): with 1500
-labels and 100 reward-model steps per refit the first clean flips came at ~1.2M steps (~1200
-labels) and the final policy flipped once in 20 of 20 episodes (16 min here); with 500 labels no
-flip came in 1.5M steps."""
+"""The plain command's settings (measured, experiments/results/backflip/README.md): seeds 0 and 1
+flip in 20 of 20 evaluation episodes (first flips at 1.16M and 131k steps), seed 2 never, 16-23 min
+here. With 500 labels seed 1 flipped and seed 0 did not; the seed decides more than the budget."""
 QUICK: dict[str, Any] = {"labels": 60, "steps": 60_000, "eval_every": 20_000, "final_eval_episodes": 5}
 PPO_KWARGS = {"n_steps": 512, "batch_size": 256, "gamma": 0.995, "gae_lambda": 0.95}
 """PPO for this task: longer rollouts and bigger minibatches than the paper tasks' (a flip
