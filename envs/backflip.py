@@ -75,11 +75,13 @@ class HopperBackflipEnv(HopperEnv):
         self.launch_share = 0.0
         self.launched = False
 
-    def _get_obs(self) -> np.ndarray:
+    def _get_obs(self, contacts: dict[str, float] | None = None) -> np.ndarray:
+        """The observation; ``contacts`` (from :meth:`contacts`) when the caller already has them."""
         qpos, qvel = self.data.qpos, np.clip(self.data.qvel, -10, 10)
         pitch = qpos[2]
+        contacts = self.contacts() if contacts is None else contacts
         return np.concatenate([[qpos[1], np.sin(pitch), np.cos(pitch)], qpos[3:], qvel,
-                               list(self.contacts().values())])
+                               [contacts[f"contact_{p}"] for p in PARTS]])
 
     def contacts(self) -> dict[str, float]:
         """``contact_<part>``: 1.0 where that body part touches the floor."""
@@ -120,7 +122,7 @@ class HopperBackflipEnv(HopperEnv):
         info = facts | {"qpos": self.data.qpos.copy(), "qvel": self.data.qvel.copy()}
         if self.render_mode == "human":
             self.render()
-        return self._get_obs(), float(reward), False, False, info
+        return self._get_obs(facts), float(reward), False, False, info
 
     def reset_model(self) -> np.ndarray:
         from synthetic_oracle.backflip import BackflipTracker

@@ -161,21 +161,18 @@ def launch_share(steps: int, total: int, start: float = LAUNCH_SHARE) -> float:
 def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **kwargs):
     """A PreferenceRun with this task's PPO settings, the launch curriculum (``launch``: the
     starting share of launched training episodes) and flip counts in its evaluations."""
-    from stable_baselines3 import PPO
-
     from prefrl import agents
     from prefrl.trainer import PreferenceRun
 
     class BackflipRun(PreferenceRun):
         def __init__(self):
             super().__init__(config, path, **kwargs)
-            # A2C keeps the library's settings; a resumed run keeps its saved agent.
-            if config.algo == "ppo" and not self.checkpoint.exists():
-                venv = self.recorder if config.true_reward else self.reward_wrapper
-                self.agent = PPO("MlpPolicy", venv, seed=config.seed, tensorboard_log=str(self.path), verbose=0,
-                                 device="cpu", ent_coef=config.ent_coef, **PPO_KWARGS,
-                                 **agents.exploration_kwargs(config, GAUSSIAN_POLICY_KWARGS))
             self.set_launch_share()
+
+        def new_agent(self, venv):
+            if config.algo != "ppo":  # A2C keeps the library's settings
+                return super().new_agent(venv)
+            return agents.make_agent(config, venv, str(self.path), PPO_KWARGS, GAUSSIAN_POLICY_KWARGS)
 
         def set_launch_share(self) -> float:
             share = launch_share(self.agent.num_timesteps, config.steps, launch)

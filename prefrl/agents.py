@@ -65,10 +65,16 @@ def exploration_kwargs(config: RunConfig, policy_kwargs: dict | None = None) -> 
     return {"use_sde": True, "sde_sample_freq": config.gsde_every, "policy_kwargs": policy_kwargs}
 
 
-def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
-    cls, kwargs = (PPO, PPO_KWARGS) if config.algo == "ppo" else (A2C, A2C_KWARGS)
+def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo_kwargs: dict | None = None,
+               policy_kwargs: dict | None = None) -> BaseAlgorithm:
+    """A new agent; a task may give its own PPO settings (``ppo_kwargs``, replacing ``PPO_KWARGS``)
+    and ``policy_kwargs`` for Gaussian exploration (gSDE sets its own noise scale)."""
+    if config.algo == "ppo":
+        cls, kwargs = PPO, PPO_KWARGS if ppo_kwargs is None else ppo_kwargs
+    else:
+        cls, kwargs = A2C, A2C_KWARGS
     return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
-               device="cpu", ent_coef=config.ent_coef, **kwargs, **exploration_kwargs(config))
+               device="cpu", ent_coef=config.ent_coef, **kwargs, **exploration_kwargs(config, policy_kwargs))
 
 
 def load_agent(config: RunConfig, path, venv: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:

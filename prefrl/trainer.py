@@ -70,8 +70,12 @@ class PreferenceRun:
         if self.checkpoint.exists():
             self.agent = self.restore(venv)
         else:
-            self.agent = agents.make_agent(config, venv, str(self.path))
+            self.agent = self.new_agent(venv)
         self.start_time = time.time() - (self.checkpoint.state()["wall_time"] if self.checkpoint.exists() else 0.0)
+
+    def new_agent(self, venv):
+        """The agent of a new run, learning on ``venv``; a task with its own settings overrides this."""
+        return agents.make_agent(self.config, venv, str(self.path))
 
     def restore(self, venv):
         """Resume a killed run: agent, reward model and l2 from the checkpoint, labels from the store."""
