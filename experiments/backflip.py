@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/backflip_<labels>_s<seed>)")
     parser.add_argument("--launch-share", type=float, default=LAUNCH_SHARE,
                         help=f"share of launched training episodes at the start, falling to 0 at "
-                             f"{LAUNCH_UNTIL:.0%} of the steps; 0: every episode starts standing (default: {LAUNCH_SHARE})")
+                             f"{LAUNCH_UNTIL:.0%}% of the steps; 0: every episode starts standing (default: {LAUNCH_SHARE})")
     cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)
     if not 0.0 <= ns.launch_share <= 1.0:

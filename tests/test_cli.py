@@ -52,3 +52,16 @@ def test_the_real_entry_point_exits_2(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown env 'Nope'")
+
+
+@pytest.mark.parametrize("module", ["mujoco", "backflip", "grasp", "sweep", "plot", "reward_fit"])
+def test_every_entry_point_prints_its_help(module, capsys):
+    """``--help`` exits 0 with the usage line (argparse %-formats help strings, so a bare % in
+    one crashes it)."""
+    import importlib
+
+    main = importlib.import_module(f"experiments.{module}").main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert f"python -m experiments.{module}" in capsys.readouterr().out
