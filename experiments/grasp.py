@@ -58,6 +58,7 @@ class GraspArgs:
     report_only: bool = arg(False, "train nothing: rebuild results.json, plot and GIFs from the runs in --out")
     teacher: str = arg("oracle", "oracle (the judges) or human: a person labels one run in the browser, "
                                  "from the judge camera; the judges still score it")
+    overrides: str = arg("", "comma-separated NAME=VALUE run settings of every run (e.g. gsde_every=8)")
 
     def __post_init__(self):
         if self.env not in ("Grasp", "GraspAbove"):
@@ -77,6 +78,10 @@ class GraspArgs:
             raise ConfigError(f"unknown teacher {self.teacher!r}; known: oracle, human")
         if self.teacher == "human" and len(self.judge_list) * len(seeds) != 1:
             raise ConfigError("--teacher human labels one run: pass one judge (--judges) and one seed (--seeds)")
+        settings = cli.parse_overrides(self.overrides, RunConfig)
+        fixed = sorted(set(settings) & {"env", "oracle_score", "seed", "steps", "labels", "eval_every", "teacher"})
+        if fixed:
+            raise ConfigError(f"--overrides: {', '.join(fixed)} are set by this command's own flags; use those")
 
     @property
     def judge_list(self) -> list[str]:
@@ -88,7 +93,8 @@ class GraspArgs:
 
     def run_config(self, judge: str, seed: int) -> RunConfig:
         config = RunConfig(env=self.env, oracle_score=f"grasp_{judge}", seed=seed, steps=self.steps,
-                           labels=self.labels, eval_every=self.eval_every, teacher=self.teacher)
+                           labels=self.labels, eval_every=self.eval_every, teacher=self.teacher,
+                           **cli.parse_overrides(self.overrides, RunConfig))
         if self.quick:
             config = replace(config, steps=min(self.steps, 8192), labels=min(self.labels, 40),
                              eval_every=4096, chunk_steps=4096, fit_steps_initial=50, fit_steps=10,

@@ -43,7 +43,8 @@ def plot_success(results: Mapping[str, Any], path: Path) -> None:
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("Grasp from comparisons: true vs perceived success")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:  # none when no run has an evaluation yet
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

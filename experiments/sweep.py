@@ -15,7 +15,6 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -83,18 +82,7 @@ class SweepConfig:
             except ValueError as e:
                 raise ConfigError(f"malformed list {text!r}: {e}") from e
 
-        settings: dict[str, Any] = {}
-        run_fields = {f.name: f for f in dataclasses.fields(RunConfig)}
-        for item in split(self.overrides):
-            name, _, value = item.partition("=")
-            name = name.strip().replace("-", "_")
-            if name not in run_fields or not value:
-                raise ConfigError(f"--overrides: {item!r} is not NAME=VALUE with NAME a run setting "
-                                  f"(e.g. ent_coef=0.01)")
-            try:
-                settings[name] = cli.field_type(run_fields[name])(value)
-            except (ValueError, argparse.ArgumentTypeError) as e:
-                raise ConfigError(f"--overrides: malformed value in {item!r}: {e}") from e
+        settings = cli.parse_overrides(self.overrides, RunConfig)
         tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in settings.items())
 
         runs = []

@@ -35,6 +35,22 @@ def field_type(f: dataclasses.Field) -> Callable[[str], Any]:
     return _parse_bool if kind is bool else kind
 
 
+def parse_overrides(text: str, cls: type, flag: str = "--overrides") -> dict[str, Any]:
+    """``NAME=VALUE,...`` (comma-separated) settings of the dataclass ``cls``, each read as its field's type."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    settings: dict[str, Any] = {}
+    for item in (x for x in text.split(",") if x.strip()):
+        name, _, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in fields or not value:
+            raise ConfigError(f"{flag}: {item!r} is not NAME=VALUE with NAME a run setting (e.g. ent_coef=0.01)")
+        try:
+            settings[name] = field_type(fields[name])(value.strip())
+        except (ValueError, argparse.ArgumentTypeError) as e:
+            raise ConfigError(f"{flag}: malformed value in {item!r}: {e}") from e
+    return settings
+
+
 def build_parser(cls: type, prog: str, description: str, defaults: dict[str, Any] | None = None
                  ) -> argparse.ArgumentParser:
     """One ``--flag`` per field of the dataclass ``cls``; bools are switches."""

@@ -15,10 +15,13 @@ sums to compare two segments; and the same rule gives its verdict on an episode:
   hidden (less than half of it visible) is assumed to be in the hand, at the grasp point.
   Otherwise the ball is grasped when it sits between the plates in the image, level with the
   grasp point, and the plates are closed to about its size.
-* **mitigated** (``grasp_mitigated``): OpenAI's fix, depth cues: the same check also from the
-  side camera, at a right angle to the first, which sees the depth the first camera lacks. The
-  ball must look grasped in both views; the lift is the smaller, the distance the larger of the
-  two.
+* **mitigated** (``grasp_mitigated``): OpenAI's fix, depth cues: a second camera at a right
+  angle to the first (``side``) gives the depth the first lacks. The judge triangulates the two
+  views (the point nearest both rays through a point's two images) to place the hand, the plates
+  and the ball in 3-D, wherever they are. A ball hidden in one view lies on the other view's ray,
+  at its point nearest the hand (as much "in the hand" as that view allows); only a ball hidden
+  in both is assumed to be in the hand. Grasped = the ball sits between the plates, within
+  their half-height of the line joining them, and the plates are closed to about its size.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ HIDDEN = 0.5  # below this visible fraction the ball counts as hidden (assumed i
 CLOSED_GAP = 1.25 * 2 * BALL_RADIUS  # plates at most this far apart look closed on the ball (m)
 LEVEL = 0.03  # ball centre within this of the grasp point's height looks held (m)
 _PLATE_THICKNESS = 0.008  # (m): image positions are of the plates' centres
+_PLATE_HALF_HEIGHT = 0.035  # (m): a ball this near the line joining the plates' centres is between them
 # The plane each camera's judge reads its image in: the one through the origin facing it.
 _PLANE_AXIS = {"judge": 1, "side": 0}  # world axis normal to the plane: y for judge, x for side
 
@@ -92,9 +96,49 @@ def judge_camera(segment: Segment) -> Perceived:
     return camera_view(segment, "judge")
 
 
+def triangulate(origin_a: np.ndarray, ray_a: np.ndarray, origin_b: np.ndarray, ray_b: np.ndarray) -> np.ndarray:
+    """Midpoints of the shortest segments between rays ``origin_a + s ray_a`` and ``origin_b + t ray_b``.
+    (3,), (T, 3), (3,), (T, 3) -> (T, 3)"""
+    w = origin_a - origin_b  # (3,)
+    aa, bb, ab = (np.einsum("ij,ij->i", x, y) for x, y in ((ray_a, ray_a), (ray_b, ray_b), (ray_a, ray_b)))
+    aw, bw = ray_a @ w, ray_b @ w  # (T,)
+    det = aa * bb - ab**2  # > 0 unless the rays are parallel (never for cameras at a right angle)
+    s, t = (ab * bw - bb * aw) / det, (aa * bw - ab * aw) / det
+    return 0.5 * (origin_a + s[:, None] * ray_a + origin_b + t[:, None] * ray_b)
+
+
+def nearest_on_ray(origin: np.ndarray, ray: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The points of rays ``origin + s ray`` (s >= 0) nearest ``points``. (3,), (T, 3), (T, 3) -> (T, 3)"""
+    s = np.einsum("ij,ij->i", points - origin, ray) / np.einsum("ij,ij->i", ray, ray)
+    return origin + np.maximum(s, 0.0)[:, None] * ray
+
+
 def mitigated(segment: Segment) -> Perceived:
-    a, b = camera_view(segment, "judge"), camera_view(segment, "side")
-    return Perceived(np.maximum(a.distance, b.distance), a.grasp & b.grasp, np.minimum(a.lift, b.lift))
+    """Both cameras, triangulated: positions in 3-D from two depth-blind views at a right angle."""
+    f, cams = segment.facts, cameras()
+    a, b = cams["judge"], cams["side"]
+
+    def rays(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return a.ray(f[f"judge_{name}_uv"]), b.ray(f[f"side_{name}_uv"])
+
+    def located(name: str) -> np.ndarray:
+        ray_a, ray_b = rays(name)
+        return triangulate(a.pos, ray_a, b.pos, ray_b)
+
+    hand, front, back = located("hand"), located("finger_front"), located("finger_back")  # (T, 3)
+    ray_a, ray_b = rays("ball")
+    seen_a, seen_b = f["judge_ball_visible"] >= HIDDEN, f["side_ball_visible"] >= HIDDEN
+    ball = np.where((seen_a & seen_b)[:, None], triangulate(a.pos, ray_a, b.pos, ray_b),
+                    np.where(seen_a[:, None], nearest_on_ray(a.pos, ray_a, hand),
+                             np.where(seen_b[:, None], nearest_on_ray(b.pos, ray_b, hand), hand)))
+    axis = back - front
+    span = np.linalg.norm(axis, axis=1)
+    along = np.einsum("ij,ij->i", ball - front, axis) / np.maximum(span, 1e-9) ** 2  # 0 at front, 1 at back
+    off_axis = np.linalg.norm(ball - front - along[:, None] * axis, axis=1)
+    closed = span - _PLATE_THICKNESS <= CLOSED_GAP
+    grasp = (0.0 < along) & (along < 1.0) & (off_axis < _PLATE_HALF_HEIGHT) & closed
+    distance = np.where(grasp, 0.0, np.linalg.norm(hand - ball, axis=1))
+    return Perceived(distance, grasp, ball[:, 2] - BALL_RADIUS)
 
 
 JUDGES: dict[str, Callable[[Segment], Perceived]] = {

@@ -11,6 +11,15 @@ def test_unknown_judge_or_bad_seeds_are_config_errors():
         GraspArgs(judges="camrea")
     with pytest.raises(ConfigError, match="--seeds"):
         GraspArgs(seeds="a,b")
+    with pytest.raises(ConfigError, match="is not NAME=VALUE"):
+        GraspArgs(overrides="speed=3")
+    with pytest.raises(ConfigError, match="labels are set by this command's own flags"):
+        GraspArgs(overrides="labels=5")
+
+
+def test_overrides_reach_every_run_config():
+    config = GraspArgs(overrides="gsde_every=8,ent_coef=0.01").run_config("full", 1)
+    assert (config.gsde_every, config.ent_coef, config.oracle_score, config.seed) == (8, 0.01, "grasp_full", 1)
 
 
 def _write_metrics(path, rows):

@@ -5,7 +5,16 @@ from envs.grasp import scripted_fake, scripted_grasp
 from experiments.grasp import find_episode, grasp_rates, record_episodes, scripted
 from prefrl.teachers import Choice
 from synthetic_oracle import SCORES, ReturnOracle
-from synthetic_oracle.grasp import JUDGES, verdicts
+from synthetic_oracle.grasp import JUDGES, camera_view, full_state, mitigated, verdicts
+
+CARRY_TO = np.array([-0.12, 0.1, 0.15])  # toward the side camera and away from the judge's (m)
+
+
+def grasp_and_carry(obs: np.ndarray) -> np.ndarray:
+    """An honest grasp, then the ball carried to CARRY_TO, off the planes the cameras' images are read in."""
+    if obs[16] * obs[17] and obs[6] > 0.05:  # both plates touch the ball and it is up
+        return np.append(np.clip((CARRY_TO - obs[0:3]) / 0.03, -1, 1), -1.0).astype(np.float32)
+    return scripted_grasp(obs)
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +25,7 @@ def episodes():
         "honest": record_episodes(scripted(scripted_grasp), 2, seed=0, n_envs=2),
         "fake": record_episodes(scripted(scripted_fake), 2, seed=1, n_envs=2),
         "idle": record_episodes(idle, 1, seed=2, n_envs=1),
+        "carried": record_episodes(scripted(grasp_and_carry), 1, seed=3, n_envs=1),
     }
 
 
@@ -55,3 +65,18 @@ def test_oracles_over_judge_scores_prefer_what_their_judge_perceives(episodes, r
     assert oracle["mitigated"](honest, fake, rng) == Choice.LEFT
     assert oracle["camera"](fake, idle, rng) == Choice.LEFT
     np.testing.assert_allclose(SCORES["grasp_full"](honest), honest.true_reward, atol=1e-9)
+
+
+def test_the_mitigated_judge_triangulates_a_ball_carried_off_the_image_planes(episodes):
+    """Two views at a right angle place the ball in 3-D wherever it is carried; one view, read in a
+    fixed plane, misjudges its height there."""
+    e = episodes["carried"][0]
+    end = e.facts["ball_pos"][-1]
+    assert np.linalg.norm(end[:2] - CARRY_TO[:2]) < 0.02 and e.facts["ball_height"][-1] > 0.08, "carried and held"
+    assert verdicts(e)["full"] and verdicts(e)["mitigated"]
+    assert np.mean(mitigated(e).success == full_state(e).success) > 0.85
+    visible = (e.facts["judge_ball_visible"] >= 0.5) & (e.facts["side_ball_visible"] >= 0.5)
+    carried = e.facts["ball_pos"][:, 0] < -0.1
+    assert (visible & carried).sum() > 5
+    assert np.abs(mitigated(e).lift - e.facts["ball_height"])[visible].max() < 0.005
+    assert np.abs(camera_view(e, "side").lift - e.facts["ball_height"])[visible & carried].max() > 0.02
