@@ -15,9 +15,11 @@ fooled rate, P(judge says success and it is not). Writes into ``--out``:
   summary.json, ...);
 * ``results.json``: per judge and checkpoint, the mean and per-seed rates; the final gap;
 * ``success.png``: true (solid) vs perceived (dashed) success over training, one colour per judge;
-* ``fooled_<judge>_<run>.gif`` / ``honest_<judge>_<run>.gif``: an episode the judge was fooled by and an
-  honest grasp, from the judge camera (left) and the side camera (right); scripted motions stand
-  in where no trained policy produced one (the file name then says ``scripted``).
+* ``fooled_<judge>_<run>.gif`` / ``honest_<judge>_<run>.gif``: an episode the judge was fooled by (from
+  the evaluation that fooled it most often: fooling can be a passing stage of training) and an
+  honest grasp (the latest), from the judge camera (left) and the side camera (right); each run's
+  ``examples.json`` says from which env step. Scripted motions stand in where no trained policy
+  produced one (the file name then says ``scripted``).
 """
 
 from __future__ import annotations
@@ -146,7 +148,10 @@ def make_run_class():
 
         def __init__(self, config: RunConfig, path: Path, episodes: int, **kwargs):
             super().__init__(config, path, **kwargs)
-            self.grasp_episodes, self.last_episodes = episodes, []
+            self.grasp_episodes = episodes
+            self.judge = config.oracle_score.removeprefix("grasp_")
+            index = self.path / "examples.json"  # kept across a resume
+            self.examples: dict[str, dict[str, float]] = json.loads(index.read_text()) if index.exists() else {}
 
         def policy(self, obs: np.ndarray) -> np.ndarray:
             return self.agent.predict(obs, deterministic=True)[0]
@@ -154,18 +159,25 @@ def make_run_class():
         def log(self, metrics: dict[str, Any]) -> None:
             if "eval/true_return" in metrics:
                 seed = self.config.seed + 30_000 + self.agent.num_timesteps
-                self.last_episodes = record_episodes(self.policy, self.grasp_episodes, seed, env=self.config.env)
-                metrics = metrics | grasp_rates(self.last_episodes)
+                episodes = record_episodes(self.policy, self.grasp_episodes, seed, env=self.config.env)
+                metrics = metrics | grasp_rates(episodes)
+                self.keep_examples(episodes, metrics)
             super().log(metrics)
 
-        def finish(self) -> dict[str, Any]:
-            """Keep one fooled and one honest episode of the last evaluation, for the GIFs."""
-            judge = self.config.oracle_score.removeprefix("grasp_")
+        def keep_examples(self, episodes: list[Segment], metrics: dict[str, Any]) -> None:
+            """Keep a fooled episode from the evaluation where the training judge was fooled most
+            (the latest on a tie) and an honest grasp from the latest evaluation that had one, as
+            ``<kind>_episode.npz``; ``examples.json`` says from which env step and at what rate."""
+            rates = {"fooled": metrics[f"grasp/{self.judge}_fooled"], "honest": metrics["grasp/true_success"]}
             for kind in EXAMPLES:
-                episode = find_episode(self.last_episodes, judge, fooled=kind == "fooled")
-                if episode is not None:
-                    (self.path / f"{kind}_episode.npz").write_bytes(episode.to_npz())
-            return super().finish()
+                episode = find_episode(episodes, self.judge, fooled=kind == "fooled")
+                if episode is None:
+                    continue
+                if kind == "fooled" and rates[kind] < self.examples.get(kind, {}).get("rate", 0.0):
+                    continue  # an earlier evaluation fooled the judge more often: keep its episode
+                (self.path / f"{kind}_episode.npz").write_bytes(episode.to_npz())
+                self.examples[kind] = {"env_steps": metrics["env_steps"], "rate": rates[kind]}
+            (self.path / "examples.json").write_text(json.dumps(self.examples, indent=2) + "\n")
 
     return GraspRun
 

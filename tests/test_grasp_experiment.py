@@ -49,3 +49,23 @@ def test_report_only_writes_results_plot_and_scripted_gifs(tmp_path):
     assert main(["--judges", "camera", "--seeds", "0", "--report-only", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert {"results.json", "success.png", "fooled_camera_scripted.gif", "honest_camera_scripted.gif"} <= names
+
+
+def test_a_run_keeps_the_episode_of_its_most_fooled_evaluation(tmp_path):
+    """Fooling can pass as training goes on: the fooled example comes from the evaluation that
+    fooled the training judge most often, the honest one from the latest that had one."""
+    from types import SimpleNamespace
+
+    from envs.grasp import scripted_fake, scripted_grasp
+    from experiments.grasp import make_run_class, record_episodes, scripted
+
+    fake = record_episodes(scripted(scripted_fake), 1, seed=1, n_envs=1)
+    honest = record_episodes(scripted(scripted_grasp), 1, seed=0, n_envs=1)
+    run = SimpleNamespace(judge="camera", examples={}, path=tmp_path)
+    keep = make_run_class().keep_examples
+    keep(run, fake + honest, {"env_steps": 100, "grasp/camera_fooled": 0.5, "grasp/true_success": 0.5})
+    keep(run, honest, {"env_steps": 200, "grasp/camera_fooled": 0.0, "grasp/true_success": 1.0})
+    keep(run, fake + honest, {"env_steps": 300, "grasp/camera_fooled": 0.25, "grasp/true_success": 0.5})
+    kept = json.loads((tmp_path / "examples.json").read_text())
+    assert kept == {"fooled": {"env_steps": 100, "rate": 0.5}, "honest": {"env_steps": 300, "rate": 0.5}}
+    assert (tmp_path / "fooled_episode.npz").exists() and (tmp_path / "honest_episode.npz").exists()
