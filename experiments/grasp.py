@@ -161,10 +161,10 @@ def make_run_class():
                 seed = self.config.seed + 30_000 + self.agent.num_timesteps
                 episodes = record_episodes(self.policy, self.grasp_episodes, seed, env=self.config.env)
                 metrics = metrics | grasp_rates(episodes)
-                self.keep_examples(episodes, metrics)
+                self.keep_examples(episodes, metrics, self.agent.num_timesteps)
             super().log(metrics)
 
-        def keep_examples(self, episodes: list[Segment], metrics: dict[str, Any]) -> None:
+        def keep_examples(self, episodes: list[Segment], metrics: dict[str, Any], env_steps: int) -> None:
             """Keep a fooled episode from the evaluation where the training judge was fooled most
             (the latest on a tie) and an honest grasp from the latest evaluation that had one, as
             ``<kind>_episode.npz``; ``examples.json`` says from which env step and at what rate."""
@@ -176,7 +176,7 @@ def make_run_class():
                 if kind == "fooled" and rates[kind] < self.examples.get(kind, {}).get("rate", 0.0):
                     continue  # an earlier evaluation fooled the judge more often: keep its episode
                 (self.path / f"{kind}_episode.npz").write_bytes(episode.to_npz())
-                self.examples[kind] = {"env_steps": metrics["env_steps"], "rate": rates[kind]}
+                self.examples[kind] = {"env_steps": env_steps, "rate": rates[kind]}
             (self.path / "examples.json").write_text(json.dumps(self.examples, indent=2) + "\n")
 
     return GraspRun

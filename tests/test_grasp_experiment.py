@@ -63,9 +63,9 @@ def test_a_run_keeps_the_episode_of_its_most_fooled_evaluation(tmp_path):
     honest = record_episodes(scripted(scripted_grasp), 1, seed=0, n_envs=1)
     run = SimpleNamespace(judge="camera", examples={}, path=tmp_path)
     keep = make_run_class().keep_examples
-    keep(run, fake + honest, {"env_steps": 100, "grasp/camera_fooled": 0.5, "grasp/true_success": 0.5})
-    keep(run, honest, {"env_steps": 200, "grasp/camera_fooled": 0.0, "grasp/true_success": 1.0})
-    keep(run, fake + honest, {"env_steps": 300, "grasp/camera_fooled": 0.25, "grasp/true_success": 0.5})
+    keep(run, fake + honest, {"grasp/camera_fooled": 0.5, "grasp/true_success": 0.5}, 100)
+    keep(run, honest, {"grasp/camera_fooled": 0.0, "grasp/true_success": 1.0}, 200)
+    keep(run, fake + honest, {"grasp/camera_fooled": 0.25, "grasp/true_success": 0.5}, 300)
     kept = json.loads((tmp_path / "examples.json").read_text())
     assert kept == {"fooled": {"env_steps": 100, "rate": 0.5}, "honest": {"env_steps": 300, "rate": 0.5}}
     assert (tmp_path / "fooled_episode.npz").exists() and (tmp_path / "honest_episode.npz").exists()
