@@ -69,3 +69,17 @@ def test_a_run_keeps_the_episode_of_its_most_fooled_evaluation(tmp_path):
     kept = json.loads((tmp_path / "examples.json").read_text())
     assert kept == {"fooled": {"env_steps": 100, "rate": 0.5}, "honest": {"env_steps": 300, "rate": 0.5}}
     assert (tmp_path / "fooled_episode.npz").exists() and (tmp_path / "honest_episode.npz").exists()
+
+
+def test_a_quick_run_trains_evaluates_and_reports(tmp_path):
+    """The whole command, small: a preference run from the camera judge's comparisons, judged at
+    every evaluation by all three judges, then results.json, the plot and the GIFs."""
+    assert main(["--quick", "--judges", "camera", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    run = tmp_path / "camera_s0"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    judged = [r for r in rows if "grasp/true_success" in r]
+    assert len(judged) >= 2 and all(0.0 <= r["grasp/camera_fooled"] <= 1.0 for r in judged)
+    assert (run / "summary.json").exists() and (run / "examples.json").exists()
+    final = json.loads((tmp_path / "results.json").read_text())["judges"]["camera"]["final"]
+    assert final["env_steps"] == judged[-1]["env_steps"]
+    assert (tmp_path / "success.png").stat().st_size > 0
