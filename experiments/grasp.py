@@ -208,7 +208,9 @@ def run_all(args: GraspArgs, progress: Callable[[str], None] = lambda s: None, p
 
 
 def summarise(out: Path, args: GraspArgs) -> dict[str, Any]:
-    """Per judge: checkpoints (env steps) with mean and per-seed rates; final gap to the full judge."""
+    """Per judge: checkpoints (env steps) with mean and per-seed rates; each seed's highest fooled
+    rate over its evaluations and their mean (fooling can pass as training goes on); the final
+    gap to the full judge."""
     from prefrl.run_dir import MetricsLog
 
     results: dict[str, Any] = {"command": "python -m experiments.grasp " + " ".join(sys.argv[1:]),
@@ -230,7 +232,11 @@ def summarise(out: Path, args: GraspArgs) -> dict[str, Any]:
                 entry[key.replace(f"{judge}_", "perceived_")] = float(np.mean(values))
                 entry[key.replace(f"{judge}_", "perceived_") + "_per_seed"] = values
             curve.append(entry)
-        results["judges"][judge] = {"curve": curve, "final": curve[-1] if curve else None}
+        peaks = {seed: max((r[f"grasp/{judge}_fooled"] for r in rows), default=None) for seed, rows in per_seed.items()}
+        seen = [v for v in peaks.values() if v is not None]
+        results["judges"][judge] = {"curve": curve, "final": curve[-1] if curve else None,
+                                    "peak_fooled_per_seed": peaks,
+                                    "peak_fooled_mean": float(np.mean(seen)) if seen else None}
     finals = {j: r["final"] for j, r in results["judges"].items() if r["final"]}
     if "camera" in finals and "full" in finals:
         gap = finals["camera"]["perceived_fooled"] - finals["full"]["perceived_fooled"]

@@ -43,6 +43,19 @@ def test_summary_averages_seeds_and_measures_the_gap(tmp_path):
     assert final["perceived_fooled"] == pytest.approx(0.5) and final["perceived_success"] == pytest.approx(1.0)
     assert results["gap_camera_minus_full_fooled"] == pytest.approx(0.5)
     assert results["gap_removed_by_mitigation"] == pytest.approx(0.8)
+    assert results["judges"]["camera"]["peak_fooled_per_seed"] == {0: 0.6, 1: 0.4}
+    assert results["judges"]["camera"]["peak_fooled_mean"] == pytest.approx(0.5)
+
+
+def test_the_peak_fooled_rate_is_each_seeds_highest_over_training(tmp_path):
+    for seed, fooled in enumerate(((0.0, 0.9, 0.1), (0.2, 0.0, 0.0))):
+        _write_metrics(tmp_path / f"camera_s{seed}", [
+            {"env_steps": 100 * (i + 1), "labels": 5, "grasp/true_success": 0.0, "grasp/camera_success": f,
+             "grasp/camera_fooled": f} for i, f in enumerate(fooled)])
+    camera = summarise(tmp_path, GraspArgs(judges="camera", seeds="0,1", out=str(tmp_path)))["judges"]["camera"]
+    assert camera["peak_fooled_per_seed"] == {0: 0.9, 1: 0.2}
+    assert camera["peak_fooled_mean"] == pytest.approx(0.55)
+    assert camera["final"]["perceived_fooled"] == pytest.approx(0.05)
 
 
 def test_report_only_writes_results_plot_and_scripted_gifs(tmp_path):
