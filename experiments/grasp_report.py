@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import json  # noqa: E402
 from collections.abc import Mapping, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -78,9 +79,15 @@ def write_gif(episode: Segment, path: Path, size: int = 128) -> None:
     iio.imwrite(path, np.stack(frames), duration=int(round(1000 * CONTROL_DT * FRAME_EVERY)), loop=0)
 
 
+def kept_rate(run: Path, kind: str) -> float:
+    """The rate at the evaluation a run kept its ``kind`` example from (``examples.json``; 0 if unknown)."""
+    index = run / "examples.json"
+    return json.loads(index.read_text()).get(kind, {}).get("rate", 0.0) if index.exists() else 0.0
+
+
 def write_gifs(run_dirs: Mapping[str, Sequence[Path]], out: Path) -> list[Path]:
-    """For each judge, a fooled and an honest episode kept by its runs (the first seed that has
-    one); scripted motions where none has."""
+    """For each judge, a fooled and an honest episode kept by its runs (from the run whose kept
+    example had the highest rate, else the first seed that has one); scripted motions where none has."""
     from experiments.grasp import EXAMPLES, record_episodes, scripted
 
     motions = {"fooled": scripted_fake, "honest": scripted_grasp}
@@ -89,7 +96,8 @@ def write_gifs(run_dirs: Mapping[str, Sequence[Path]], out: Path) -> list[Path]:
         for kind in EXAMPLES:
             if kind == "fooled" and judge == "full":
                 continue  # the full-state judge is the truth: it cannot be fooled
-            kept = [d / f"{kind}_episode.npz" for d in dirs if (d / f"{kind}_episode.npz").exists()]
+            kept = sorted((d / f"{kind}_episode.npz" for d in dirs if (d / f"{kind}_episode.npz").exists()),
+                          key=lambda f: -kept_rate(f.parent, kind))  # the most often fooled run first
             if kept:
                 episode, name = Segment.from_npz(kept[0].read_bytes()), f"{kind}_{judge}_{kept[0].parent.name}.gif"
             else:
