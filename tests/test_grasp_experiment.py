@@ -17,6 +17,11 @@ def test_unknown_judge_or_bad_seeds_are_config_errors():
         GraspArgs(overrides="labels=5")
 
 
+def test_grasp_runs_explore_with_gsde_unless_overridden():
+    assert GraspArgs().run_config("camera", 0).gsde_every == 8
+    assert GraspArgs(overrides="gsde_every=0").run_config("camera", 0).gsde_every == 0
+
+
 def test_overrides_reach_every_run_config():
     config = GraspArgs(overrides="gsde_every=8,ent_coef=0.01").run_config("full", 1)
     assert (config.gsde_every, config.ent_coef, config.oracle_score, config.seed) == (8, 0.01, "grasp_full", 1)
