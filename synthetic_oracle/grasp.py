@@ -128,9 +128,9 @@ def mitigated(segment: Segment) -> Perceived:
     hand, front, back = located("hand"), located("finger_front"), located("finger_back")  # (T, 3)
     ray_a, ray_b = rays("ball")
     seen_a, seen_b = f["judge_ball_visible"] >= HIDDEN, f["side_ball_visible"] >= HIDDEN
-    ball = np.where((seen_a & seen_b)[:, None], triangulate(a.pos, ray_a, b.pos, ray_b),
-                    np.where(seen_a[:, None], nearest_on_ray(a.pos, ray_a, hand),
-                             np.where(seen_b[:, None], nearest_on_ray(b.pos, ray_b, hand), hand)))
+    ball = np.select([(seen_a & seen_b)[:, None], seen_a[:, None], seen_b[:, None]],
+                     [triangulate(a.pos, ray_a, b.pos, ray_b), nearest_on_ray(a.pos, ray_a, hand),
+                      nearest_on_ray(b.pos, ray_b, hand)], default=hand)  # hidden in both: in the hand
     axis = back - front
     span = np.linalg.norm(axis, axis=1)
     along = np.einsum("ij,ij->i", ball - front, axis) / np.maximum(span, 1e-9) ** 2  # 0 at front, 1 at back

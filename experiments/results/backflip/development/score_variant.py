@@ -6,7 +6,7 @@ import synthetic_oracle.backflip as SB
 w = SB.BackflipWeights(**json.loads(os.environ.get("WEIGHTS", "{}")))
 SB.BackflipTracker.__init__.__defaults__ = (w,)
 SB.track.__defaults__ = (w,)
-if os.environ.get("UNGATED"):
+if os.environ.get("UNGATED"):  # since 129d855 this is BackflipTracker.step itself; kept to rerun v2 at ba5670a
     import math
     def step(self, pitch, body_pitch, height, body_contact, foot_contact, airborne):
         if not self._started:
