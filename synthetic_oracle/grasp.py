@@ -19,9 +19,13 @@ sums to compare two segments; and the same rule gives its verdict on an episode:
   angle to the first (``side``) gives the depth the first lacks. The judge triangulates the two
   views (the point nearest both rays through a point's two images) to place the hand, the plates
   and the ball in 3-D, wherever they are. A ball hidden in one view lies on the other view's ray,
-  at its point nearest the hand (as much "in the hand" as that view allows); only a ball hidden
-  in both is assumed to be in the hand. Grasped = the ball sits between the plates, within
-  their half-height of the line joining them, and the plates are closed to about its size.
+  at its point nearest the hand (as much "in the hand" as that view allows). A ball hidden in
+  both is where the judge last located it: if it was held then, it moved with the hand, at the
+  same offset from it (a held ball hangs ~3 cm below the hand's centre, so taking it to be at the
+  hand over-read the lift by that much); if it was not held, it stayed where it was. Only a ball
+  hidden in both since the segment began is assumed to be in the hand. Grasped = the ball sits
+  between the plates, within their half-height of the line joining them, and the plates are
+  closed to about its size.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 from envs.grasp import BALL_RADIUS, HOLD_STEPS, LIFT_SUCCESS, Camera, cameras, grasp_score, longest_run
 from prefrl.segments import Segment
 
-HIDDEN = 0.5  # below this visible fraction the ball counts as hidden (assumed in the hand)
+HIDDEN = 0.5  # below this visible fraction a camera does not see the ball
 CLOSED_GAP = 1.25 * 2 * BALL_RADIUS  # plates at most this far apart look closed on the ball (m)
 LEVEL = 0.03  # ball centre within this of the grasp point's height looks held (m)
 _PLATE_THICKNESS = 0.008  # (m): image positions are of the plates' centres
@@ -130,13 +134,24 @@ def mitigated(segment: Segment) -> Perceived:
     seen_a, seen_b = f["judge_ball_visible"] >= HIDDEN, f["side_ball_visible"] >= HIDDEN
     ball = np.select([(seen_a & seen_b)[:, None], seen_a[:, None], seen_b[:, None]],
                      [triangulate(a.pos, ray_a, b.pos, ray_b), nearest_on_ray(a.pos, ray_a, hand),
-                      nearest_on_ray(b.pos, ray_b, hand)], default=hand)  # hidden in both: in the hand
+                      nearest_on_ray(b.pos, ray_b, hand)], default=hand)  # hidden in both: below
     axis = back - front
     span = np.linalg.norm(axis, axis=1)
-    along = np.einsum("ij,ij->i", ball - front, axis) / np.maximum(span, 1e-9) ** 2  # 0 at front, 1 at back
-    off_axis = np.linalg.norm(ball - front - along[:, None] * axis, axis=1)
     closed = span - _PLATE_THICKNESS <= CLOSED_GAP
-    grasp = (0.0 < along) & (along < 1.0) & (off_axis < _PLATE_HALF_HEIGHT) & closed
+
+    def held(ball: np.ndarray) -> np.ndarray:
+        along = np.einsum("ij,ij->i", ball - front, axis) / np.maximum(span, 1e-9) ** 2  # 0 at front, 1 at back
+        off_axis = np.linalg.norm(ball - front - along[:, None] * axis, axis=1)
+        return (0.0 < along) & (along < 1.0) & (off_axis < _PLATE_HALF_HEIGHT) & closed
+
+    located = seen_a | seen_b
+    last = np.maximum.accumulate(np.where(located, np.arange(len(ball)), -1))  # last step it was located
+    recalled = ~located & (last >= 0)
+    if recalled.any():  # hidden in both after being located: where it was, or carried if it was held
+        src = last[recalled]
+        carried = held(ball)[src]
+        ball[recalled] = np.where(carried[:, None], hand[recalled] + ball[src] - hand[src], ball[src])
+    grasp = held(ball)
     distance = np.where(grasp, 0.0, np.linalg.norm(hand - ball, axis=1))
     return Perceived(distance, grasp, ball[:, 2] - BALL_RADIUS)
 
