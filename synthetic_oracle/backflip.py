@@ -29,16 +29,9 @@ foot on a flat landing, so leg contact is foot-side, not a fall.)
   increase of the maximum: it pays the jump that the airborne rotation needs.
 * ``ground``: minus the rotation (either way) made while torso or thigh touch the floor;
   rolling on the floor costs more than anything it could earn.
-* ``landing``: a foot touchdown after >= 3/2 pi of backward rotation, times the uprightness
-  ``max(0, cos(pitch))``: once per clean attempt (rotation counted since the stance), and for
-  any attempt, clean or not, when the body turned that far in the air since it last touched the
-  floor. The second case judges a tumble by how it comes down: a body that spins through the air
-  and lands on its foot has done the hard part of a flip, one that crashes has not. Without it a
-  hopper that tumbles (its attempt went unclean at the first crash and never becomes clean again
-  without a stance) scores the same whether it lands on its foot or its back, and comparisons
-  between such clips cannot teach landing (measured: experiments/results/backflip/README.md).
-  It cannot be farmed: each payment needs a fresh 3/2 pi turn in the air.
-* ``hold``: per step on the foot after a landing, times the uprightness, for at most
+* ``landing``: once per attempt, the first foot touchdown after >= 3/2 pi of rotation in the
+  air, times the uprightness ``max(0, cos(pitch))``.
+* ``hold``: per step on the foot after that landing, times the uprightness, for at most
   ``HOLD_STEPS``: staying up after the landing pays before the stance completes.
 * ``flip``: per completed clean backflip (at the end of the 0.2 s stance), much more than any
   partial rotation.
@@ -118,11 +111,6 @@ class BackflipTracker:
         self.landed, self.held = False, 0
         self.hold_k, self.hold_n = self.k_stand, 0
         self.prev_pitch, self.prev_airborne = pitch, airborne
-        self.takeoff = (pitch, body_pitch)  # pitches when something last touched the floor
-
-    def _air_rotation(self, pitch: float, body_pitch: float) -> float:
-        """Backward rotation of torso and body axis since anything last touched the floor (rad)."""
-        return min(self.takeoff[0] - pitch, self.takeoff[1] - body_pitch)
 
     def _rotation(self, pitch: float, body_pitch: float) -> float:
         """Backward rotation of torso and body axis since the last stance, beyond the upright
@@ -137,7 +125,6 @@ class BackflipTracker:
         w, score = self.weights, 0.0
         if body_contact:
             score -= w.ground * abs(pitch - self.prev_pitch)
-            self.held = HOLD_STEPS  # a landing's hold ends on the floor
             if self.clean:
                 self.falls += 1
                 self.clean = False
@@ -151,13 +138,10 @@ class BackflipTracker:
                 self.best_height = height
         self.airborne_seen |= airborne
         touchdown = foot_contact and self.prev_airborne and not body_contact
-        clean_landing = self.clean and not self.landed and self.best + UPRIGHT_TOLERANCE >= LANDING_ROTATION
-        if touchdown and (clean_landing or self._air_rotation(pitch, body_pitch) >= LANDING_ROTATION):
+        if touchdown and self.clean and not self.landed and self.best + UPRIGHT_TOLERANCE >= LANDING_ROTATION:
             score += w.landing * max(0.0, math.cos(pitch))
             self.landed, self.held = True, 0
-        if foot_contact or body_contact:
-            self.takeoff = (pitch, body_pitch)
-        if self.landed and not body_contact and self.held < HOLD_STEPS:
+        if self.landed and self.clean and not body_contact and self.held < HOLD_STEPS:
             score += w.hold * max(0.0, math.cos(pitch))
             self.held += 1
         score += self._stance(pitch, body_pitch, height, body_contact)
