@@ -74,6 +74,10 @@ class BackflipWeights:
     """Per step upright on the foot after such a landing (times cos(pitch)), at most HOLD_STEPS."""
     flip: float = 20.0
     """Per completed clean backflip."""
+    fall_refund: float = 0.0
+    """Share of the rotation pay since the last stance or fall taken back when the body falls
+    (torso or thigh onto the floor). 0: a fall keeps it (the default, measured); 1: a tumble that
+    never lands earns no more than standing."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +110,12 @@ class BackflipTracker:
         self.k_axis = round(body_pitch / TWO_PI)  # the body axis's lattice point then
         self.best = max(0.0, self._rotation(pitch, body_pitch))  # rotation already reached: not paid
         self.best_height = STAND_HEIGHT
+        self.paid = 0.0  # rotation pay since the last stance
         self.clean = not body  # nothing but the foot touched the floor since the stance
         self.airborne_seen = airborne
         self.landed, self.held = False, 0
         self.hold_k, self.hold_n = self.k_stand, 0
-        self.prev_pitch, self.prev_airborne = pitch, airborne
+        self.prev_pitch, self.prev_airborne, self.prev_body = pitch, airborne, body
 
     def _rotation(self, pitch: float, body_pitch: float) -> float:
         """Backward rotation of torso and body axis since the last stance, beyond the upright
@@ -128,10 +133,14 @@ class BackflipTracker:
             if self.clean:
                 self.falls += 1
                 self.clean = False
+            if not self.prev_body:  # each fall takes back the rotation pay since the last one
+                score -= w.fall_refund * self.paid
+                self.paid = 0.0
         else:  # off the floor (in the air or on the foot), clean attempt or not
             rotation = self._rotation(pitch, body_pitch)
             if rotation > self.best:
                 score += w.rotation * (rotation - self.best)
+                self.paid += w.rotation * (rotation - self.best)
                 self.best = rotation
             if height > self.best_height:
                 score += w.height * (height - self.best_height)
@@ -145,7 +154,7 @@ class BackflipTracker:
             score += w.hold * max(0.0, math.cos(pitch))
             self.held += 1
         score += self._stance(pitch, body_pitch, height, body_contact)
-        self.prev_pitch, self.prev_airborne = pitch, airborne
+        self.prev_pitch, self.prev_airborne, self.prev_body = pitch, airborne, body_contact
         return score
 
     def _stance(self, pitch: float, body_pitch: float, height: float, body_contact: bool) -> float:
@@ -173,6 +182,7 @@ class BackflipTracker:
             self.best_height = STAND_HEIGHT
         # Same lattice point: `best` stays, so standing up again does not re-pay old rotation.
         self.clean, self.airborne_seen, self.landed = True, False, False
+        self.paid = 0.0
         return score
 
     @property

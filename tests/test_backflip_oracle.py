@@ -10,7 +10,15 @@ import envs  # noqa: F401  (registers the env)
 from prefrl.segments import Segment
 from prefrl.teachers import Choice
 from synthetic_oracle import SCORES, ReturnOracle
-from synthetic_oracle.backflip import FACTS, HOLD_STEPS, BackflipTracker, backflip_score, count_flips, track
+from synthetic_oracle.backflip import (
+    FACTS,
+    HOLD_STEPS,
+    BackflipTracker,
+    BackflipWeights,
+    backflip_score,
+    count_flips,
+    track,
+)
 
 
 def _stand(u) -> np.ndarray:
@@ -142,3 +150,17 @@ def test_oracle_prefers_the_flip(clean_flip, standing, rng):
     assert SCORES["backflip"] is backflip_score
     oracle = ReturnOracle(score=backflip_score)
     assert oracle(clean_flip, standing, rng) == Choice.LEFT
+
+
+def test_a_fall_refund_takes_back_the_attempts_rotation():
+    """With ``fall_refund`` 1 a backward fall from standing earns nothing for its rotation (it
+    costs only its floor rotation); the default keeps the pay."""
+    pitch = np.concatenate([np.zeros(HOLD_STEPS + 5), np.linspace(0, -1.5, 30), np.full(20, -1.5)])
+    body = np.zeros_like(pitch)
+    body[-20:] = 1  # lands on its back and lies there
+    facts = {"pitch": pitch, "body_pitch": pitch, "height": np.full_like(pitch, 1.2), "contact_torso": body,
+             "contact_thigh": 0 * pitch, "contact_leg": 0 * pitch, "contact_foot": 1 - body, "airborne": 0 * pitch}
+    kept = track(facts)[0].sum()
+    refunded = track(facts, BackflipWeights(fall_refund=1.0))[0].sum()
+    assert kept == pytest.approx(1.5 - 0.5)  # rotation beyond the upright band
+    assert refunded == pytest.approx(0.0)
