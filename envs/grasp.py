@@ -49,8 +49,16 @@ pays its judge as much as a real lift.
 * ``reward_reach``, ``reward_grasp``, ``reward_lift``, ``reward_success``; ``qpos``, ``qvel``.
 
 Arguments: ``max_move`` (m per step), ``ball_spread``, ``hand_spread``, ``hand_start`` (m),
-``episode_steps``; e.g. ``gym.make("prefrl/Grasp-v0", hand_start=(0, 0, 0.15))`` starts the hand
-above the ball.
+``episode_steps``, ``observe``; e.g. ``gym.make("prefrl/Grasp-v0", hand_start=(0, 0, 0.15))``
+starts the hand above the ball.
+
+**What the agent observes** (``observe``): ``"state"`` (default) the 19 numbers above, the full
+state; ``"judge_camera"`` (11,): what the hand knows of itself (position, plate gap, velocity;
+3 + 1 + 3) and what the judge camera shows of the ball (its image position (2) and visible
+fraction (1), as in info), and the elapsed fraction (1): no ball depth, no touch. The reward
+model learns from the observation, so with ``"judge_camera"`` it sees, like the camera-limited
+judge, no depth: the setting of OpenAI's robot, whose reward came from people watching one
+camera. ``prefrl/GraspCamera-v0`` is Grasp-v0 with it.
 
 Version history: v0, first version.
 """
@@ -68,6 +76,7 @@ from gymnasium.envs.mujoco import MujocoEnv
 
 XML = Path(__file__).parent / "assets" / "grasp.xml"
 CAMERAS = ("judge", "side")
+OBSERVATIONS = {"state": 19, "judge_camera": 11}  # what the agent observes -> observation size
 BALL_RADIUS = 0.02  # (m)
 CONTROL_DT = 0.04  # (s): timestep 0.004 s x frame_skip 10
 FRAME_SKIP = 10
@@ -178,11 +187,15 @@ class GraspEnv(MujocoEnv):
     fooled as the camera-limited judge is. ``render()`` shows the ``overview`` camera by default."""
 
     def __init__(self, max_move: float = 0.03, ball_spread: float = 0.03, hand_spread: float = 0.03,
-                 hand_start: tuple[float, float, float] = HAND_START, episode_steps: int = EPISODE_STEPS, **kwargs):
+                 hand_start: tuple[float, float, float] = HAND_START, episode_steps: int = EPISODE_STEPS,
+                 observe: str = "state", **kwargs):
+        if observe not in OBSERVATIONS:
+            raise ValueError(f"unknown observe={observe!r}; known: {', '.join(OBSERVATIONS)}")
+        self.observe = observe
         self.max_move, self.ball_spread, self.hand_spread = max_move, ball_spread, hand_spread
         self.hand_start = np.asarray(hand_start, dtype=np.float64)
         self.episode_steps = episode_steps
-        obs_space = spaces.Box(-np.inf, np.inf, (19,), np.float64)
+        obs_space = spaces.Box(-np.inf, np.inf, (OBSERVATIONS[observe],), np.float64)
         kwargs.setdefault("camera_name", "overview")
         kwargs.setdefault("width", 128)
         kwargs.setdefault("height", 128)
@@ -245,6 +258,12 @@ class GraspEnv(MujocoEnv):
 
     def _get_obs(self) -> np.ndarray:
         hand, ball = self.hand_pos(), self.ball_pos()
+        if self.observe == "judge_camera":
+            cam = self._cameras["judge"]
+            return np.concatenate([
+                hand, [self.finger_gap()], self.data.qvel[6:9], project(ball[None], cam)[0],
+                [visible_fraction(self.model, self.data, cam.pos, self._ball_geom)], [self._t / self.episode_steps],
+            ])
         return np.concatenate([
             hand, [self.finger_gap()], ball, ball - hand, self.data.qvel[6:9], self.data.qvel[:3],
             self.contacts(), [self._t / self.episode_steps],
@@ -299,11 +318,14 @@ def scripted_fake(obs: np.ndarray, max_move: float = 0.03) -> np.ndarray:
 
 
 def register() -> None:
-    """Register ``prefrl/Grasp-v0`` and ``prefrl/GraspAbove-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
+    """Register ``prefrl/Grasp-v0``, ``prefrl/GraspCamera-v0`` and ``prefrl/GraspAbove-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
     import gymnasium as gym
 
     if "prefrl/Grasp-v0" not in gym.registry:
         gym.register("prefrl/Grasp-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS)
+    if "prefrl/GraspCamera-v0" not in gym.registry:  # the agent (and reward model) sees what the judge camera sees
+        gym.register("prefrl/GraspCamera-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS,
+                     kwargs={"observe": "judge_camera"})
     if "prefrl/GraspAbove-v0" not in gym.registry:  # the hand's home above the ball: honest grasps come easier
         gym.register("prefrl/GraspAbove-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS,
                      kwargs={"hand_start": (0.0, 0.0, 0.15)})

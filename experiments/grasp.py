@@ -53,7 +53,8 @@ EXAMPLES = ("fooled", "honest")  # episodes kept per run (``<kind>_episode.npz``
 @dataclass(frozen=True)
 class GraspArgs:
     judges: str = arg("camera", "comma-separated judges to train from: camera, full, mitigated")
-    env: str = arg("Grasp", "Grasp (hand's home in front of the ball) or GraspAbove (home above it)")
+    env: str = arg("Grasp", "Grasp (hand's home in front of the ball), GraspAbove (home above it) or GraspCamera "
+                   "(Grasp, the agent and reward model observing only the judge camera's view of the ball)")
     seeds: str = arg("0,1,2", "comma-separated seeds")
     steps: int = arg(500_000, "environment steps of RL per run")
     labels: int = arg(1000, "label budget per run")
@@ -67,8 +68,8 @@ class GraspArgs:
     overrides: str = arg("", "comma-separated NAME=VALUE run settings of every run (e.g. gsde_every=8)")
 
     def __post_init__(self):
-        if self.env not in ("Grasp", "GraspAbove"):
-            raise ConfigError(f"unknown env {self.env!r}; known: Grasp, GraspAbove")
+        if self.env not in ("Grasp", "GraspAbove", "GraspCamera"):
+            raise ConfigError(f"unknown env {self.env!r}; known: Grasp, GraspAbove, GraspCamera")
         unknown = [j for j in self.judge_list if j not in JUDGES]
         if unknown or not self.judge_list:
             raise ConfigError(f"unknown judge(s) {unknown}; known: {', '.join(JUDGES)}")

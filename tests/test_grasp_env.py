@@ -76,3 +76,30 @@ def test_ball_visibility_from_an_occlusion_test(env):
     mujoco.mj_forward(u.model, u.data)
     facts = u.facts()
     assert facts["judge_ball_visible"] == 0.0 and facts["side_ball_visible"] == 1.0
+
+
+def test_grasp_camera_observes_only_the_hand_and_the_judge_cameras_view_of_the_ball():
+    env = gym.make(envs.env_id("GraspCamera"))
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (11,)
+    env.action_space.seed(0)
+    for _ in range(5):
+        obs, _, _, _, info = env.step(env.action_space.sample())
+        np.testing.assert_allclose(obs[:3], info["hand_pos"])
+        assert obs[3] == pytest.approx(info["finger_gap"])
+        np.testing.assert_allclose(obs[7:9], info["judge_ball_uv"])
+        assert obs[9] == pytest.approx(info["judge_ball_visible"])
+    # No depth: the ball moved along the judge camera's line of sight leaves the observation as it was.
+    u = env.unwrapped
+    cam = cameras()["judge"]
+    before = u._get_obs()
+    qpos = u.data.qpos.copy()
+    ball = qpos[:3].copy()
+    qpos[:3] = cam.pos + 1.1 * (ball - cam.pos)
+    u.set_state(qpos, u.data.qvel.copy())
+    np.testing.assert_allclose(u._get_obs()[7:9], before[7:9], atol=1e-9)
+    assert not np.allclose(u.data.xpos[u._ball_body], ball)
+    with pytest.raises(ValueError, match="observe"):
+        gym.make("prefrl/Grasp-v0", observe="depth")
+    env.close()
