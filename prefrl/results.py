@@ -17,10 +17,12 @@ from prefrl.config import RunConfig
 T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
 
-# Settings that split runs into groups when they differ from RunConfig's defaults (as JSON strings).
-_GROUP_KNOBS = {f.name: str(run_dir._jsonable(f.default)) for f in fields(RunConfig)
-                if f.name.startswith("oracle_") or f.name in ("offline", "fixed_l2", "members", "segment_seconds",
-                                                             "fit_steps", "ent_coef")}
+# Settings that split runs into groups when they differ from RunConfig's defaults (as JSON strings):
+# every setting of the learning, so runs of different settings never share a group; not the ones
+# named in the group anyway, the seed, or how long and how often it is evaluated.
+_NOT_KNOBS = {"env", "labels", "true_reward", "selector", "seed", "steps", "eval_every", "eval_episodes",
+              "final_eval_episodes"}
+_GROUP_KNOBS = {f.name: str(run_dir._jsonable(f.default)) for f in fields(RunConfig) if f.name not in _NOT_KNOBS}
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,9 @@ def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
     assert plot.main([str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     runs = results.load_runs(tmp_path)
-    pref = summary["ToyLine 24 labels disagreement fit_steps=20"]  # TINY fits 20 steps a chunk
+    (pref_group,) = [k for k in summary if k != "ToyLine true reward"]
+    assert pref_group.startswith("ToyLine 24 labels disagreement ") and "fit_steps=20" in pref_group  # TINY's
+    pref = summary[pref_group]
     base = summary["ToyLine true reward"]
     assert pref["seeds"] == [0, 1] and base["seeds"] == [0, 1]
     r0 = base["initial_true_return_mean"]
@@ -107,3 +109,12 @@ def test_reward_fit_of_a_finished_run(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == fit
     with pytest.raises(ConfigError, match="not a run directory"):
         reward_fit.main([str(tmp_path)])
+
+
+def test_runs_that_differ_in_any_learning_setting_are_grouped_apart():
+    def group(**changes):
+        return results.Run("r", RunConfig(**changes).to_dict(), [], None).group
+
+    assert group(seed=0, steps=1000) == group(seed=3, steps=5000, eval_every=7) == "Hopper 700 labels disagreement"
+    assert group(pretrain_fraction=0.5) == "Hopper 700 labels disagreement pretrain_fraction=0.5"
+    assert group(gsde_every=8) != group() != group(oracle_beta=1.0)
