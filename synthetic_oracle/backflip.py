@@ -76,8 +76,9 @@ class BackflipWeights:
     """Per completed clean backflip."""
     fall_refund: float = 0.0
     """Share of the rotation pay since the last stance or fall taken back when the body falls
-    (torso or thigh onto the floor). 0: a fall keeps it (the default, measured); 1: a tumble that
-    never lands earns no more than standing."""
+    (torso or thigh onto the floor). 0: a fall keeps it (the default). 1: a tumble that never lands
+    earns no more than standing, but PPO on that score no longer finds the flip (measured:
+    experiments/results/backflip/development/README.md, ``refund/``)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class BackflipTracker:
         self.k_axis = round(body_pitch / TWO_PI)  # the body axis's lattice point then
         self.best = max(0.0, self._rotation(pitch, body_pitch))  # rotation already reached: not paid
         self.best_height = STAND_HEIGHT
-        self.paid = 0.0  # rotation pay since the last stance
+        self.paid = 0.0  # rotation pay since the last stance or fall
         self.clean = not body  # nothing but the foot touched the floor since the stance
         self.airborne_seen = airborne
         self.landed, self.held = False, 0
