@@ -241,7 +241,7 @@ class GraspEnv(MujocoEnv):
         info |= {k: float(v) for k, v in parts.items()}
         if self.render_mode == "human":
             self.render()
-        return self._get_obs(), float(sum(parts.values())), False, False, info
+        return self._get_obs(info), float(sum(parts.values())), False, False, info
 
     def reset_model(self):
         rng = self.np_random
@@ -256,13 +256,15 @@ class GraspEnv(MujocoEnv):
         self._t = 0
         return self._get_obs()
 
-    def _get_obs(self) -> np.ndarray:
+    def _get_obs(self, facts: dict | None = None) -> np.ndarray:
+        """The observation; ``facts``: this step's :meth:`facts`, when the caller has them (the
+        judge camera's view is read from them, not ray-cast again)."""
         hand, ball = self.hand_pos(), self.ball_pos()
         if self.observe == "judge_camera":
-            cam = self._cameras["judge"]
+            facts = self.facts() if facts is None else facts
             return np.concatenate([
-                hand, [self.finger_gap()], self.data.qvel[6:9], project(ball[None], cam)[0],
-                [visible_fraction(self.model, self.data, cam.pos, self._ball_geom)], [self._t / self.episode_steps],
+                hand, [self.finger_gap()], self.data.qvel[6:9], facts["judge_ball_uv"],
+                [facts["judge_ball_visible"]], [self._t / self.episode_steps],
             ])
         return np.concatenate([
             hand, [self.finger_gap()], ball, ball - hand, self.data.qvel[6:9], self.data.qvel[:3],

@@ -43,6 +43,7 @@ from prefrl.segments import Segment, SegmentRecorder  # noqa: E402
 from synthetic_oracle.grasp import JUDGES, verdicts  # noqa: E402
 
 Policy = Callable[[np.ndarray], np.ndarray]  # (n_envs, obs_dim) -> (n_envs, act_dim)
+ENVS = ("Grasp", "GraspAbove", "GraspCamera")  # the grasp tasks of envs/grasp.py
 GSDE_EVERY = 8
 """Exploration for this task: gSDE, its noise redrawn every 8 steps (``--overrides gsde_every=0``:
 PPO's independent per-step noise). With it every judge's agents found real grasps in 500k steps on
@@ -68,8 +69,8 @@ class GraspArgs:
     overrides: str = arg("", "comma-separated NAME=VALUE run settings of every run (e.g. gsde_every=8)")
 
     def __post_init__(self):
-        if self.env not in ("Grasp", "GraspAbove", "GraspCamera"):
-            raise ConfigError(f"unknown env {self.env!r}; known: Grasp, GraspAbove, GraspCamera")
+        if self.env not in ENVS:
+            raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(ENVS)}")
         unknown = [j for j in self.judge_list if j not in JUDGES]
         if unknown or not self.judge_list:
             raise ConfigError(f"unknown judge(s) {unknown}; known: {', '.join(JUDGES)}")
