@@ -76,7 +76,11 @@ from gymnasium.envs.mujoco import MujocoEnv
 
 XML = Path(__file__).parent / "assets" / "grasp.xml"
 CAMERAS = ("judge", "side")
-OBSERVATIONS = {"state": 19, "judge_camera": 11}  # what the agent observes -> observation size
+OBSERVATIONS = {"state": 19, "judge_camera": 11, "state+judge_camera": 22}  # what the agent observes -> size
+JUDGE_CAMERA_OF_STATE_JUDGE_CAMERA = (0, 1, 2, 3, 10, 11, 12, 19, 20, 21, 18)
+"""Entries of the ``"state+judge_camera"`` observation that make up the ``"judge_camera"`` one, in its
+order: hand position, plate gap, hand velocity, the judge camera's ball image position and visible
+fraction, elapsed fraction."""
 BALL_RADIUS = 0.02  # (m)
 CONTROL_DT = 0.04  # (s): timestep 0.004 s x frame_skip 10
 FRAME_SKIP = 10
@@ -192,6 +196,8 @@ class GraspEnv(MujocoEnv):
         if observe not in OBSERVATIONS:
             raise ValueError(f"unknown observe={observe!r}; known: {', '.join(OBSERVATIONS)}")
         self.observe = observe
+        self.reward_obs = JUDGE_CAMERA_OF_STATE_JUDGE_CAMERA if observe == "state+judge_camera" else None
+        """Observation entries the reward model reads (``prefrl.agents.reward_obs``); None: all."""
         self.max_move, self.ball_spread, self.hand_spread = max_move, ball_spread, hand_spread
         self.hand_start = np.asarray(hand_start, dtype=np.float64)
         self.episode_steps = episode_steps
@@ -266,10 +272,14 @@ class GraspEnv(MujocoEnv):
                 hand, [self.finger_gap()], self.data.qvel[6:9], facts["judge_ball_uv"],
                 [facts["judge_ball_visible"]], [self._t / self.episode_steps],
             ])
-        return np.concatenate([
+        state = np.concatenate([
             hand, [self.finger_gap()], ball, ball - hand, self.data.qvel[6:9], self.data.qvel[:3],
             self.contacts(), [self._t / self.episode_steps],
         ])
+        if self.observe == "state+judge_camera":
+            facts = self.facts() if facts is None else facts
+            return np.concatenate([state, facts["judge_ball_uv"], [facts["judge_ball_visible"]]])
+        return state
 
     def facts(self) -> dict[str, np.ndarray | float]:
         hand, ball = self.hand_pos(), self.ball_pos()
@@ -320,7 +330,8 @@ def scripted_fake(obs: np.ndarray, max_move: float = 0.03) -> np.ndarray:
 
 
 def register() -> None:
-    """Register ``prefrl/Grasp-v0``, ``prefrl/GraspCamera-v0`` and ``prefrl/GraspAbove-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
+    """Register ``prefrl/Grasp-v0``, ``prefrl/GraspCamera-v0``, ``prefrl/GraspCameraReward-v0`` and
+    ``prefrl/GraspAbove-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
     import gymnasium as gym
 
     if "prefrl/Grasp-v0" not in gym.registry:
@@ -328,6 +339,9 @@ def register() -> None:
     if "prefrl/GraspCamera-v0" not in gym.registry:  # the agent (and reward model) sees what the judge camera sees
         gym.register("prefrl/GraspCamera-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS,
                      kwargs={"observe": "judge_camera"})
+    if "prefrl/GraspCameraReward-v0" not in gym.registry:  # the policy sees all, its reward model the judge's view
+        gym.register("prefrl/GraspCameraReward-v0", entry_point="envs.grasp:GraspEnv",
+                     max_episode_steps=EPISODE_STEPS, kwargs={"observe": "state+judge_camera"})
     if "prefrl/GraspAbove-v0" not in gym.registry:  # the hand's home above the ball: honest grasps come easier
         gym.register("prefrl/GraspAbove-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS,
                      kwargs={"hand_start": (0.0, 0.0, 0.15)})

@@ -43,7 +43,7 @@ from prefrl.segments import Segment, SegmentRecorder  # noqa: E402
 from synthetic_oracle.grasp import JUDGES, verdicts  # noqa: E402
 
 Policy = Callable[[np.ndarray], np.ndarray]  # (n_envs, obs_dim) -> (n_envs, act_dim)
-ENVS = ("Grasp", "GraspAbove", "GraspCamera")  # the grasp tasks of envs/grasp.py
+ENVS = ("Grasp", "GraspAbove", "GraspCamera", "GraspCameraReward")  # the grasp tasks of envs/grasp.py
 GSDE_EVERY = 8
 """Exploration for this task: gSDE, its noise redrawn every 8 steps (``--overrides gsde_every=0``:
 PPO's independent per-step noise). With it every judge's agents found real grasps in 500k steps on
@@ -54,8 +54,10 @@ EXAMPLES = ("fooled", "honest")  # episodes kept per run (``<kind>_episode.npz``
 @dataclass(frozen=True)
 class GraspArgs:
     judges: str = arg("camera", "comma-separated judges to train from: camera, full, mitigated")
-    env: str = arg("Grasp", "Grasp (hand's home in front of the ball), GraspAbove (home above it) or GraspCamera "
-                   "(Grasp, the agent and reward model observing only the judge camera's view of the ball)")
+    env: str = arg("Grasp", "Grasp (hand's home in front of the ball), GraspAbove (home above it), GraspCamera "
+                   "(Grasp, the agent and reward model observing only the judge camera's view of the ball) or "
+                   "GraspCameraReward (Grasp, the policy observing the full state, its reward model only the "
+                   "judge camera's view)")
     seeds: str = arg("0,1,2", "comma-separated seeds")
     steps: int = arg(500_000, "environment steps of RL per run")
     labels: int = arg(1000, "label budget per run")

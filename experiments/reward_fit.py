@@ -23,7 +23,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from prefrl import cli, run_dir  # noqa: E402
+from prefrl import agents, cli, run_dir  # noqa: E402
 from prefrl.config import ConfigError  # noqa: E402
 
 
@@ -43,13 +43,15 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
     policy_config = json.loads((policy_run / "config.json").read_text())
     agent = (A2C if policy_config.get("algo") == "a2c" else PPO).load(policy_run / "policy.zip", device="cpu")
     env = gym.make(envs.env_id(config.env))
+    obs_dims = agents.reward_obs(config.env)
     features, true, parts = [], [], {}
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
             action, _ = agent.predict(obs, deterministic=False)
-            features.append(np.concatenate([obs, np.ravel(action)]))
+            seen = obs if obs_dims is None else obs[list(obs_dims)]
+            features.append(np.concatenate([seen, np.ravel(action)]))
             obs, reward, terminated, truncated, info = env.step(action)
             done = terminated or truncated
             true.append(reward)

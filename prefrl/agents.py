@@ -34,6 +34,17 @@ def env_timing(env_name: str) -> tuple[float, int]:
     return dt, length
 
 
+def reward_obs(env_name: str) -> tuple[int, ...] | None:
+    """The observation entries a task's reward model reads (its env's ``reward_obs`` attribute),
+    or None: all of them. A task sets it when the policy observes more than the teacher can judge
+    from, e.g. ``prefrl/GraspCameraReward-v0``: the policy has depth and touch, the reward model
+    only the judge camera's view."""
+    env = gym.make(envs.env_id(env_name))
+    dims = getattr(env.unwrapped, "reward_obs", None)
+    env.close()
+    return None if dims is None else tuple(int(d) for d in dims)
+
+
 DEFAULT_SEGMENT_SECONDS = 1.5
 """Segment length of tasks that are not paper tasks (the backflip, the grasp), in simulated seconds."""
 

@@ -2,10 +2,13 @@
 
 The environment's reward goes to ``info["true_reward"]`` (for evaluation and logging only);
 the agent's reward is the reward model's r_hat(o, a) for the observation the action was
-taken in. The model can be swapped or refitted between steps.
+taken in (its entries ``obs_dims``, all with None; see ``prefrl.agents.reward_obs``). The model
+can be swapped or refitted between steps.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -15,9 +18,10 @@ from prefrl.reward_model import RewardEnsemble
 
 
 class LearnedRewardWrapper(VecEnvWrapper):
-    def __init__(self, venv: VecEnv, reward_model: RewardEnsemble):
+    def __init__(self, venv: VecEnv, reward_model: RewardEnsemble, obs_dims: Sequence[int] | None = None):
         super().__init__(venv)
         self.reward_model = reward_model
+        self.obs_dims = None if obs_dims is None else list(obs_dims)
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self.r_hat_sum = 0.0
@@ -33,7 +37,8 @@ class LearnedRewardWrapper(VecEnvWrapper):
 
     def step_wait(self):
         obs, true_rewards, dones, infos = self.venv.step_wait()
-        features = np.concatenate([self._last_obs, self._actions.reshape(self.num_envs, -1)], axis=1)
+        seen = self._last_obs if self.obs_dims is None else self._last_obs[:, self.obs_dims]
+        features = np.concatenate([seen, self._actions.reshape(self.num_envs, -1)], axis=1)
         with torch.no_grad():
             r_hat = self.reward_model(torch.as_tensor(features, dtype=torch.float32)).numpy()
         for info, r in zip(infos, true_rewards, strict=True):

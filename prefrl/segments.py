@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,10 +49,11 @@ class Segment:
     def true_return(self) -> float:
         return float(self.true_reward.sum())
 
-    @property
-    def features(self) -> np.ndarray:
-        """Reward-model input per step: observation and action. (T, obs_dim + act_dim)"""
-        return np.concatenate([self.obs, self.actions], axis=1).astype(np.float32)
+    def features(self, obs_dims: Sequence[int] | None = None) -> np.ndarray:
+        """Reward-model input per step: the observation (its entries ``obs_dims``, all with None;
+        see ``prefrl.agents.reward_obs``) and the action. (T, len(obs_dims) + act_dim)"""
+        obs = self.obs if obs_dims is None else self.obs[:, list(obs_dims)]
+        return np.concatenate([obs, self.actions], axis=1).astype(np.float32)
 
     def to_npz(self) -> bytes:
         arrays = {

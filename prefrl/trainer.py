@@ -25,7 +25,7 @@ from prefrl.config import RunConfig
 from prefrl.queries import labels_due, select_pairs
 from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
 from prefrl.reward_wrapper import LearnedRewardWrapper
-from prefrl.segments import SegmentRecorder, sample_segments
+from prefrl.segments import Segment, SegmentRecorder, sample_segments
 from prefrl.store import LabelStore
 from prefrl.teachers import OracleTeacher, Teacher
 
@@ -59,13 +59,14 @@ class PreferenceRun:
         if not config.true_reward:
             self.store = LabelStore(self.path / "labels.sqlite")
             self.teacher = teacher or make_oracle_teacher(config, np.random.default_rng([config.seed, 1]))
-            obs_dim = self.recorder.observation_space.shape[0]
+            self.reward_obs = agents.reward_obs(config.env)
+            obs_dim = self.recorder.observation_space.shape[0] if self.reward_obs is None else len(self.reward_obs)
             act_dim = int(np.prod(self.recorder.action_space.shape))
             self.reward_model = RewardEnsemble(obs_dim + act_dim, config.members)
             self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2))
             self.data = PreferenceData.empty(config.members, self.segment_steps, obs_dim + act_dim)
             self._seen_label_ids: set[int] = set()
-            venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model)
+            venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
         self.checkpoint = Checkpoint(self.path / "checkpoint")
         if self.checkpoint.exists():
             self.agent = self.restore(venv)
@@ -118,6 +119,11 @@ class PreferenceRun:
             self.save_checkpoint()
         return self.finish()
 
+    def features(self, segments: list[Segment]) -> np.ndarray:
+        """Reward-model inputs of segments of one length: the observation entries the task's
+        reward model reads (``agents.reward_obs``) and the actions. (n, T, in_dim)"""
+        return np.stack([s.features(self.reward_obs) for s in segments])
+
     # ------------------------------------------------------------------ stages
     def ask(self, due: int) -> dict[str, float]:
         """Ask the teacher for the queries due; ingest the labels that have arrived."""
@@ -128,7 +134,7 @@ class PreferenceRun:
             candidates = sample_segments(list(self.recorder.episodes), 2 * n * oversample,
                                          self.segment_steps, self.rng)
             left, right = candidates[0::2], candidates[1::2]
-            features = (np.stack([s.features for s in left]), np.stack([s.features for s in right]))
+            features = (self.features(left), self.features(right))
             picked = select_pairs(n, len(left), self.config.selector, self.reward_model.pair_logits,
                                   features, self.rng)
             steps = self.agent.num_timesteps
@@ -147,8 +153,8 @@ class PreferenceRun:
         if not new:
             return {}
         self._seen_label_ids |= {lab.id for _, lab in new}
-        left = np.stack([self.store.segment(q.left_id).features for q, _ in new])
-        right = np.stack([self.store.segment(q.right_id).features for q, _ in new])
+        left = self.features([self.store.segment(q.left_id) for q, _ in new])
+        right = self.features([self.store.segment(q.right_id) for q, _ in new])
         targets = np.array([lab.choice.target for _, lab in new], dtype=np.float32)
         accuracy = preference_accuracy(self.reward_model, left, right, targets)
         self.data.extend(left, right, targets, self.rng)
@@ -168,7 +174,7 @@ class PreferenceRun:
     def fit(self, steps: int) -> dict[str, float]:
         """Train r_hat on every label so far, renormalise it on recent behaviour."""
         metrics = self.reward_trainer.fit(self.data, steps, self.rng)
-        rows = np.concatenate([e.features for e in self.recorder.episodes])
+        rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
         rows = rows[self.rng.choice(len(rows), min(len(rows), NORMALISE_ROWS), replace=False)]
         self.reward_model.normalise(torch.as_tensor(rows))
         return metrics
@@ -177,7 +183,7 @@ class PreferenceRun:
         """Share of fresh segment pairs (true returns differ) that r_hat orders like the truth."""
         segs = sample_segments(list(self.recorder.episodes), 2 * AGREEMENT_PAIRS, self.segment_steps, self.rng)
         true = np.array([s.true_return for s in segs])
-        pred = self.reward_model.segment_return(np.stack([s.features for s in segs]))
+        pred = self.reward_model.segment_return(self.features(segs))
         d_true, d_pred = true[0::2] - true[1::2], pred[0::2] - pred[1::2]
         differ = d_true != 0
         return float(np.mean(np.sign(d_true[differ]) == np.sign(d_pred[differ]))) if differ.any() else float("nan")

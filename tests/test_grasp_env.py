@@ -103,3 +103,22 @@ def test_grasp_camera_observes_only_the_hand_and_the_judge_cameras_view_of_the_b
     with pytest.raises(ValueError, match="observe"):
         gym.make("prefrl/Grasp-v0", observe="depth")
     env.close()
+
+
+def test_grasp_camera_reward_gives_the_policy_the_state_and_its_reward_model_the_judge_cameras_view():
+    from prefrl import agents
+
+    made = {name: gym.make(envs.env_id(name)) for name in ("Grasp", "GraspCamera", "GraspCameraReward")}
+    check_env(made["GraspCameraReward"].unwrapped, skip_render_check=True)
+    obs = {name: env.reset(seed=3)[0] for name, env in made.items()}
+    actions = np.random.default_rng(0).uniform(-1, 1, (5, 4))
+    dims = list(agents.reward_obs("GraspCameraReward"))
+    for step in range(6):
+        assert obs["GraspCameraReward"].shape == (22,)
+        np.testing.assert_allclose(obs["GraspCameraReward"][:19], obs["Grasp"])  # the policy: full state
+        np.testing.assert_allclose(obs["GraspCameraReward"][dims], obs["GraspCamera"])  # r_hat: the judge's view
+        if step < 5:
+            obs = {name: env.step(actions[step])[0] for name, env in made.items()}
+    assert agents.reward_obs("Grasp") is None and agents.reward_obs("GraspCamera") is None
+    for env in made.values():
+        env.close()

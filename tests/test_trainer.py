@@ -61,6 +61,29 @@ def test_the_agent_only_ever_sees_r_hat(tmp_path):
     assert summary["labels"] == 24
 
 
+def test_the_reward_model_reads_only_the_observation_entries_its_task_allows(tmp_path):
+    """ToyLineExtraObs gives the policy a third entry its reward model must not read (reward_obs)."""
+    run = RecordingRun(RunConfig(**{**TINY, "env": "ToyLineExtraObs", "steps": 2048}), tmp_path / "run")
+    run.run()
+    assert run.reward_model.in_dim == 2 + 1 and run.agent.observation_space.shape == (3,)
+    buffer = run.agent.rollout_buffer
+    obs = buffer.observations.reshape(-1, 3)
+    np.testing.assert_allclose(obs[:, 2], 100 * obs[:, 0], rtol=1e-5)  # the policy does see it
+    actions = np.clip(buffer.actions.reshape(-1, 1), -1, 1)
+    with torch.no_grad():
+        r_hat = run.snapshots[-1](torch.as_tensor(np.concatenate([obs[:, :2], actions], 1), dtype=torch.float32))
+    rewards = buffer.rewards.swapaxes(0, 1).reshape(-1)
+    last_step = np.zeros_like(buffer.rewards, dtype=bool)
+    last_step[:-1] = buffer.episode_starts[1:] > 0
+    last_step = last_step.swapaxes(0, 1).reshape(-1)
+    np.testing.assert_allclose(rewards[~last_step], r_hat.numpy()[~last_step], rtol=1e-5, atol=1e-5)
+    from prefrl.store import LabelStore
+
+    store = LabelStore(tmp_path / "run/labels.sqlite")
+    segment = store.segment(store.queries()[0].left_id)  # kept whole, as the policy saw it
+    assert segment.obs.shape[1] == 3 and run.features([segment]).shape[-1] == 2 + 1
+
+
 def test_the_loop_learns_a_reward_that_ranks_segments_like_the_truth(tmp_path):
     run = PreferenceRun(RunConfig(**{**TINY, "labels": 60, "fit_steps_initial": 300}), tmp_path / "run")
     summary = run.run()

@@ -2,7 +2,8 @@
 
 obs = (position, velocity); action in [-1, 1] accelerates it; true reward = position (so the
 agent must learn to go right). ``reward_offset`` adds a constant to the true reward: a trap for
-any code path that hands the env's reward to the agent.
+any code path that hands the env's reward to the agent. ``extra_obs`` appends a policy-only
+entry (the position, scaled) that the reward model must not read: ``reward_obs`` is (0, 1).
 """
 
 import gymnasium as gym
@@ -17,8 +18,10 @@ class ToyLine(gym.Env):
     metadata = {"render_modes": []}
     dt = 0.05
 
-    def __init__(self, reward_offset: float = 0.0):
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+    def __init__(self, reward_offset: float = 0.0, extra_obs: bool = False):
+        self.extra_obs = extra_obs
+        self.reward_obs = (0, 1) if extra_obs else None
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (3 if extra_obs else 2,), np.float64)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.reward_offset = reward_offset
         self.x = self.v = 0.0
@@ -35,13 +38,13 @@ class ToyLine(gym.Env):
         return self._obs(), reward, False, False, self._info(reward)
 
     def _obs(self):
-        return np.array([self.x, self.v])
+        return np.array([self.x, self.v, 100.0 * self.x] if self.extra_obs else [self.x, self.v])
 
     def _info(self, reward):
         return {"reward_position": reward, "qpos": np.array([self.x]), "qvel": np.array([self.v])}
 
 
-for name, offset in (("ToyLine", 0.0), ("ToyLineTrap", 1e6)):
+for name, kwargs in (("ToyLine", {}), ("ToyLineTrap", {"reward_offset": 1e6}),
+                     ("ToyLineExtraObs", {"extra_obs": True})):
     if f"prefrl/{name}-v0" not in gym.registry:
-        gym.register(f"prefrl/{name}-v0", entry_point=ToyLine, kwargs={"reward_offset": offset},
-                     max_episode_steps=EPISODE_STEPS)
+        gym.register(f"prefrl/{name}-v0", entry_point=ToyLine, kwargs=kwargs, max_episode_steps=EPISODE_STEPS)
