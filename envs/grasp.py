@@ -60,6 +60,15 @@ model learns from the observation, so with ``"judge_camera"`` it sees, like the 
 judge, no depth: the setting of OpenAI's robot, whose reward came from people watching one
 camera. ``prefrl/GraspCamera-v0`` is Grasp-v0 with it.
 
+**What the reward model reads** (``reward_obs``, see ``prefrl.agents.reward_obs``): with the above,
+all of the observation. ``"state+judge_camera"`` (22,): the 19 numbers of ``"state"`` followed by
+the judge camera's view of the ball (image position, visible fraction), the reward model reading
+only the 11 entries that make up ``"judge_camera"``: the policy has depth and touch, the reward
+model only what the judge camera shows, as a robot with its own sensors whose reward model learns
+from people watching one camera (``prefrl/GraspCameraReward-v0``). ``"state+cameras"`` (25,): the
+same with the side camera's view appended, the reward model reading both views (14 entries), as
+the mitigated judge watches both cameras (``prefrl/GraspCamerasReward-v0``).
+
 Version history: v0, first version.
 """
 
@@ -76,11 +85,15 @@ from gymnasium.envs.mujoco import MujocoEnv
 
 XML = Path(__file__).parent / "assets" / "grasp.xml"
 CAMERAS = ("judge", "side")
-OBSERVATIONS = {"state": 19, "judge_camera": 11, "state+judge_camera": 22}  # what the agent observes -> size
-JUDGE_CAMERA_OF_STATE_JUDGE_CAMERA = (0, 1, 2, 3, 10, 11, 12, 19, 20, 21, 18)
-"""Entries of the ``"state+judge_camera"`` observation that make up the ``"judge_camera"`` one, in its
-order: hand position, plate gap, hand velocity, the judge camera's ball image position and visible
-fraction, elapsed fraction."""
+OBSERVATIONS = {"state": 19, "judge_camera": 11, "state+judge_camera": 22, "state+cameras": 25}  # -> size
+REWARD_OBS = {
+    "state+judge_camera": (0, 1, 2, 3, 10, 11, 12, 19, 20, 21, 18),
+    "state+cameras": (0, 1, 2, 3, 10, 11, 12, 19, 20, 21, 22, 23, 24, 18),
+}
+"""Entries of an observation that its reward model reads (``reward_obs``): the hand's position, plate
+gap and velocity, what the camera(s) show of the ball (image position and visible fraction; judge,
+then side), elapsed fraction. For ``"state+judge_camera"`` they are the ``"judge_camera"``
+observation, in its order."""
 BALL_RADIUS = 0.02  # (m)
 CONTROL_DT = 0.04  # (s): timestep 0.004 s x frame_skip 10
 FRAME_SKIP = 10
@@ -196,7 +209,7 @@ class GraspEnv(MujocoEnv):
         if observe not in OBSERVATIONS:
             raise ValueError(f"unknown observe={observe!r}; known: {', '.join(OBSERVATIONS)}")
         self.observe = observe
-        self.reward_obs = JUDGE_CAMERA_OF_STATE_JUDGE_CAMERA if observe == "state+judge_camera" else None
+        self.reward_obs = REWARD_OBS.get(observe)
         """Observation entries the reward model reads (``prefrl.agents.reward_obs``); None: all."""
         self.max_move, self.ball_spread, self.hand_spread = max_move, ball_spread, hand_spread
         self.hand_start = np.asarray(hand_start, dtype=np.float64)
@@ -276,9 +289,11 @@ class GraspEnv(MujocoEnv):
             hand, [self.finger_gap()], ball, ball - hand, self.data.qvel[6:9], self.data.qvel[:3],
             self.contacts(), [self._t / self.episode_steps],
         ])
-        if self.observe == "state+judge_camera":
+        if self.observe.startswith("state+"):
             facts = self.facts() if facts is None else facts
-            return np.concatenate([state, facts["judge_ball_uv"], [facts["judge_ball_visible"]]])
+            seen = CAMERAS if self.observe == "state+cameras" else ("judge",)
+            views = [np.append(facts[f"{c}_ball_uv"], facts[f"{c}_ball_visible"]) for c in seen]
+            return np.concatenate([state, *views])
         return state
 
     def facts(self) -> dict[str, np.ndarray | float]:
@@ -330,8 +345,9 @@ def scripted_fake(obs: np.ndarray, max_move: float = 0.03) -> np.ndarray:
 
 
 def register() -> None:
-    """Register ``prefrl/Grasp-v0``, ``prefrl/GraspCamera-v0``, ``prefrl/GraspCameraReward-v0`` and
-    ``prefrl/GraspAbove-v0`` (fixed-length episodes of :data:`EPISODE_STEPS`)."""
+    """Register ``prefrl/Grasp-v0``, ``prefrl/GraspCamera-v0``, ``prefrl/GraspCameraReward-v0``,
+    ``prefrl/GraspCamerasReward-v0`` and ``prefrl/GraspAbove-v0`` (fixed-length episodes of
+    :data:`EPISODE_STEPS`)."""
     import gymnasium as gym
 
     if "prefrl/Grasp-v0" not in gym.registry:
@@ -342,6 +358,9 @@ def register() -> None:
     if "prefrl/GraspCameraReward-v0" not in gym.registry:  # the policy sees all, its reward model the judge's view
         gym.register("prefrl/GraspCameraReward-v0", entry_point="envs.grasp:GraspEnv",
                      max_episode_steps=EPISODE_STEPS, kwargs={"observe": "state+judge_camera"})
+    if "prefrl/GraspCamerasReward-v0" not in gym.registry:  # ... its reward model both cameras' views
+        gym.register("prefrl/GraspCamerasReward-v0", entry_point="envs.grasp:GraspEnv",
+                     max_episode_steps=EPISODE_STEPS, kwargs={"observe": "state+cameras"})
     if "prefrl/GraspAbove-v0" not in gym.registry:  # the hand's home above the ball: honest grasps come easier
         gym.register("prefrl/GraspAbove-v0", entry_point="envs.grasp:GraspEnv", max_episode_steps=EPISODE_STEPS,
                      kwargs={"hand_start": (0.0, 0.0, 0.15)})

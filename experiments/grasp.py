@@ -43,7 +43,11 @@ from prefrl.segments import Segment, SegmentRecorder  # noqa: E402
 from synthetic_oracle.grasp import JUDGES, verdicts  # noqa: E402
 
 Policy = Callable[[np.ndarray], np.ndarray]  # (n_envs, obs_dim) -> (n_envs, act_dim)
-ENVS = ("Grasp", "GraspAbove", "GraspCamera", "GraspCameraReward")  # the grasp tasks of envs/grasp.py
+ENVS = ("Grasp", "GraspAbove", "GraspCamera", "GraspCameraReward", "GraspCamerasReward")  # of envs/grasp.py
+JUDGE_VIEW = {"camera": "GraspCameraReward", "full": "Grasp", "mitigated": "GraspCamerasReward"}
+"""``--env JudgeView``: each judge's runs on the task whose reward model reads what that judge sees
+(the judge camera's view; the full state; both cameras' views); the policy observes the full state
+in all three."""
 GSDE_EVERY = 8
 """Exploration for this task: gSDE, its noise redrawn every 8 steps (``--overrides gsde_every=0``:
 PPO's independent per-step noise). With it every judge's agents found real grasps in 500k steps on
@@ -57,7 +61,9 @@ class GraspArgs:
     env: str = arg("Grasp", "Grasp (hand's home in front of the ball), GraspAbove (home above it), GraspCamera "
                    "(Grasp, the agent and reward model observing only the judge camera's view of the ball) or "
                    "GraspCameraReward (Grasp, the policy observing the full state, its reward model only the "
-                   "judge camera's view)")
+                   "judge camera's view), GraspCamerasReward (the same, its reward model both cameras' views) "
+                   "or JudgeView (each judge on the task whose reward model sees what it sees: GraspCameraReward, "
+                   "Grasp, GraspCamerasReward)")
     seeds: str = arg("0,1,2", "comma-separated seeds")
     steps: int = arg(500_000, "environment steps of RL per run")
     labels: int = arg(1000, "label budget per run")
@@ -71,8 +77,8 @@ class GraspArgs:
     overrides: str = arg("", "comma-separated NAME=VALUE run settings of every run (e.g. gsde_every=8)")
 
     def __post_init__(self):
-        if self.env not in ENVS:
-            raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(ENVS)}")
+        if self.env not in (*ENVS, "JudgeView"):
+            raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(ENVS)}, JudgeView")
         unknown = [j for j in self.judge_list if j not in JUDGES]
         if unknown or not self.judge_list:
             raise ConfigError(f"unknown judge(s) {unknown}; known: {', '.join(JUDGES)}")
@@ -103,7 +109,8 @@ class GraspArgs:
 
     def run_config(self, judge: str, seed: int) -> RunConfig:
         settings = {"gsde_every": GSDE_EVERY} | cli.parse_overrides(self.overrides, RunConfig)
-        config = RunConfig(env=self.env, oracle_score=f"grasp_{judge}", seed=seed, steps=self.steps,
+        env = JUDGE_VIEW[judge] if self.env == "JudgeView" else self.env
+        config = RunConfig(env=env, oracle_score=f"grasp_{judge}", seed=seed, steps=self.steps,
                            labels=self.labels, eval_every=self.eval_every, teacher=self.teacher, **settings)
         if self.quick:
             config = replace(config, steps=min(self.steps, 8192), labels=min(self.labels, 40),

@@ -108,15 +108,23 @@ def test_grasp_camera_observes_only_the_hand_and_the_judge_cameras_view_of_the_b
 def test_grasp_camera_reward_gives_the_policy_the_state_and_its_reward_model_the_judge_cameras_view():
     from prefrl import agents
 
-    made = {name: gym.make(envs.env_id(name)) for name in ("Grasp", "GraspCamera", "GraspCameraReward")}
-    check_env(made["GraspCameraReward"].unwrapped, skip_render_check=True)
+    names = ("Grasp", "GraspCamera", "GraspCameraReward", "GraspCamerasReward")
+    made = {name: gym.make(envs.env_id(name)) for name in names}
+    for name in names[2:]:
+        check_env(made[name].unwrapped, skip_render_check=True)
     obs = {name: env.reset(seed=3)[0] for name, env in made.items()}
     actions = np.random.default_rng(0).uniform(-1, 1, (5, 4))
-    dims = list(agents.reward_obs("GraspCameraReward"))
+    one, two = agents.reward_obs("GraspCameraReward"), agents.reward_obs("GraspCamerasReward")
     for step in range(6):
-        assert obs["GraspCameraReward"].shape == (22,)
+        info = made["GraspCamerasReward"].unwrapped.facts()
+        assert obs["GraspCameraReward"].shape == (22,) and obs["GraspCamerasReward"].shape == (25,)
         np.testing.assert_allclose(obs["GraspCameraReward"][:19], obs["Grasp"])  # the policy: full state
-        np.testing.assert_allclose(obs["GraspCameraReward"][dims], obs["GraspCamera"])  # r_hat: the judge's view
+        np.testing.assert_allclose(obs["GraspCamerasReward"][:22], obs["GraspCameraReward"])
+        np.testing.assert_allclose(obs["GraspCameraReward"][list(one)], obs["GraspCamera"])  # r_hat: the judge's view
+        seen = obs["GraspCamerasReward"][list(two)]  # r_hat: both views, no ball depth or touch
+        np.testing.assert_allclose(seen[:10], obs["GraspCamera"][:10])
+        np.testing.assert_allclose(seen[10:13], [*info["side_ball_uv"], info["side_ball_visible"]])
+        assert seen[13] == obs["GraspCamera"][10]
         if step < 5:
             obs = {name: env.step(actions[step])[0] for name, env in made.items()}
     assert agents.reward_obs("Grasp") is None and agents.reward_obs("GraspCamera") is None

@@ -22,6 +22,17 @@ def test_grasp_runs_explore_with_gsde_unless_overridden():
     assert GraspArgs(overrides="gsde_every=0").run_config("camera", 0).gsde_every == 0
 
 
+def test_judge_view_trains_each_judge_on_the_task_whose_reward_model_sees_what_it_sees():
+    from prefrl import agents
+
+    args = GraspArgs(env="JudgeView", judges="camera,full,mitigated")
+    envs_used = {j: args.run_config(j, 0).env for j in args.judge_list}
+    assert envs_used == {"camera": "GraspCameraReward", "full": "Grasp", "mitigated": "GraspCamerasReward"}
+    assert [agents.reward_obs(e) is None for e in envs_used.values()] == [False, True, False]
+    with pytest.raises(ConfigError, match="JudgeView"):
+        GraspArgs(env="JudgeViews")
+
+
 def test_overrides_reach_every_run_config():
     config = GraspArgs(overrides="gsde_every=8,ent_coef=0.01").run_config("full", 1)
     assert (config.gsde_every, config.ent_coef, config.oracle_score, config.seed) == (8, 0.01, "grasp_full", 1)
