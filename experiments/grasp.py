@@ -5,7 +5,10 @@
     python -m experiments.grasp --quick                          # a couple of minutes, tiny runs
     python -m experiments.grasp --judges camera,full,mitigated --report-only   # files from finished runs
 
-Trains on ``prefrl/Grasp-v0`` from comparisons answered by each judge of
+    python -m experiments.grasp --env JudgeView --judges camera,full,mitigated   # each judge's reward
+                                                 # model reads what that judge sees (the fake lasts)
+
+Trains on ``prefrl/Grasp-v0`` (or ``--env``) from comparisons answered by each judge of
 ``synthetic_oracle.grasp`` (the standard ReturnOracle over its per-step score) and, at every
 evaluation, runs the policy for ``--grasp-episodes`` episodes and reports each judge's verdict:
 true success rate (the full-state judge), the training judge's perceived success rate and its
