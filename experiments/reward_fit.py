@@ -34,6 +34,7 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
 
     import envs
     from prefrl.reward_model import RewardEnsemble
+    from prefrl.segments import reward_features
 
     config = run_dir.load_config(run)
     for path in (run / "reward_model.npz", policy_run / "policy.zip"):
@@ -44,14 +45,14 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
     agent = (A2C if policy_config.get("algo") == "a2c" else PPO).load(policy_run / "policy.zip", device="cpu")
     env = gym.make(envs.env_id(config.env))
     obs_dims = agents.reward_obs(config.env)
-    features, true, parts = [], [], {}
+    observations, actions, true, parts = [], [], [], {}
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
             action, _ = agent.predict(obs, deterministic=False)
-            seen = obs if obs_dims is None else obs[list(obs_dims)]
-            features.append(np.concatenate([seen, np.ravel(action)]))
+            observations.append(obs)
+            actions.append(np.ravel(action))
             obs, reward, terminated, truncated, info = env.step(action)
             done = terminated or truncated
             true.append(reward)
@@ -60,7 +61,7 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
                     parts.setdefault(k, []).append(float(v))
     env.close()
     with torch.no_grad():
-        r_hat = model(torch.as_tensor(np.array(features), dtype=torch.float32)).numpy()
+        r_hat = model(torch.as_tensor(reward_features(np.array(observations), np.array(actions), obs_dims))).numpy()
     true = np.array(true)
     varying = {k: np.array(v) for k, v in parts.items() if np.std(v) > 1e-9}
     design = np.stack([*varying.values(), np.ones_like(true)], axis=1)

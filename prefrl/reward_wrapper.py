@@ -15,13 +15,14 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from prefrl.reward_model import RewardEnsemble
+from prefrl.segments import reward_features
 
 
 class LearnedRewardWrapper(VecEnvWrapper):
     def __init__(self, venv: VecEnv, reward_model: RewardEnsemble, obs_dims: Sequence[int] | None = None):
         super().__init__(venv)
         self.reward_model = reward_model
-        self.obs_dims = None if obs_dims is None else list(obs_dims)
+        self.obs_dims = obs_dims
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self.r_hat_sum = 0.0
@@ -37,8 +38,7 @@ class LearnedRewardWrapper(VecEnvWrapper):
 
     def step_wait(self):
         obs, true_rewards, dones, infos = self.venv.step_wait()
-        seen = self._last_obs if self.obs_dims is None else self._last_obs[:, self.obs_dims]
-        features = np.concatenate([seen, self._actions.reshape(self.num_envs, -1)], axis=1)
+        features = reward_features(self._last_obs, self._actions.reshape(self.num_envs, -1), self.obs_dims)
         with torch.no_grad():
             r_hat = self.reward_model(torch.as_tensor(features, dtype=torch.float32)).numpy()
         for info, r in zip(infos, true_rewards, strict=True):

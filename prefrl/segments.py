@@ -21,6 +21,13 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 _NOT_FACTS = {"terminal_observation", "TimeLimit.truncated", "episode", "true_reward", "qpos", "qvel"}
 
 
+def reward_features(obs: np.ndarray, actions: np.ndarray, obs_dims: Sequence[int] | None = None) -> np.ndarray:
+    """Reward-model input: the observation's entries ``obs_dims`` (all with None; see
+    ``prefrl.agents.reward_obs``) and the action, per step. (..., obs_dim), (..., act_dim) -> (..., in_dim)"""
+    seen = obs if obs_dims is None else obs[..., list(obs_dims)]
+    return np.concatenate([seen, actions], axis=-1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Segment:
     """T consecutive steps of one episode."""
@@ -50,10 +57,8 @@ class Segment:
         return float(self.true_reward.sum())
 
     def features(self, obs_dims: Sequence[int] | None = None) -> np.ndarray:
-        """Reward-model input per step: the observation (its entries ``obs_dims``, all with None;
-        see ``prefrl.agents.reward_obs``) and the action. (T, len(obs_dims) + act_dim)"""
-        obs = self.obs if obs_dims is None else self.obs[:, list(obs_dims)]
-        return np.concatenate([obs, self.actions], axis=1).astype(np.float32)
+        """Reward-model input per step (:func:`reward_features`). (T, in_dim)"""
+        return reward_features(self.obs, self.actions, obs_dims)
 
     def to_npz(self) -> bytes:
         arrays = {

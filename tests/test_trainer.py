@@ -39,24 +39,30 @@ class RecordingRun(PreferenceRun):
         return super().fit(steps)
 
 
-def test_the_agent_only_ever_sees_r_hat(tmp_path):
-    """ToyLineTrap's true reward is ~1e6 per step: any leak into the agent's rewards shows."""
-    run = RecordingRun(RunConfig(**{**TINY, "env": "ToyLineTrap", "steps": 2048}), tmp_path / "run")
-    summary = run.run()
+def last_rollout(run, read_obs):
+    """(observations, rewards the agent got, r_hat of the reward model before the last refit on
+    the entries ``read_obs`` and the actions, time-limit steps) of the agent's last rollout."""
     buffer = run.agent.rollout_buffer  # the last rollout, collected before the last refit
-    obs = buffer.observations.reshape(-1, 2)
+    obs = buffer.observations.reshape(len(buffer.rewards.reshape(-1)), -1)
     actions = np.clip(buffer.actions.reshape(-1, 1), -1, 1)
     with torch.no_grad():
-        r_hat = run.snapshots[-1](torch.as_tensor(np.concatenate([obs, actions], 1), dtype=torch.float32))
+        r_hat = run.snapshots[-1](torch.as_tensor(np.concatenate([obs[:, read_obs], actions], 1), dtype=torch.float32))
     # After training SB3 keeps observations/actions env-major (swap_and_flatten), rewards step-major.
     rewards = buffer.rewards.swapaxes(0, 1).reshape(-1)
     # SB3 adds gamma * V(final obs) to the reward of a time-limit step; leave those steps out.
     last_step = np.zeros_like(buffer.rewards, dtype=bool)
     last_step[:-1] = buffer.episode_starts[1:] > 0
-    last_step = last_step.swapaxes(0, 1).reshape(-1)
+    return obs, rewards, r_hat.numpy(), last_step.swapaxes(0, 1).reshape(-1)
+
+
+def test_the_agent_only_ever_sees_r_hat(tmp_path):
+    """ToyLineTrap's true reward is ~1e6 per step: any leak into the agent's rewards shows."""
+    run = RecordingRun(RunConfig(**{**TINY, "env": "ToyLineTrap", "steps": 2048}), tmp_path / "run")
+    summary = run.run()
+    _, rewards, r_hat, last_step = last_rollout(run, [0, 1])
     assert 0 < last_step.sum() < 0.05 * len(rewards)
-    np.testing.assert_allclose(rewards[~last_step], r_hat.numpy()[~last_step], rtol=1e-5, atol=1e-5)
-    assert np.abs(buffer.rewards).max() < 100
+    np.testing.assert_allclose(rewards[~last_step], r_hat[~last_step], rtol=1e-5, atol=1e-5)
+    assert np.abs(run.agent.rollout_buffer.rewards).max() < 100
     # The teacher still judged by the (trap) true reward, so labels exist and are decisive.
     assert summary["labels"] == 24
 
@@ -66,17 +72,9 @@ def test_the_reward_model_reads_only_the_observation_entries_its_task_allows(tmp
     run = RecordingRun(RunConfig(**{**TINY, "env": "ToyLineExtraObs", "steps": 2048}), tmp_path / "run")
     run.run()
     assert run.reward_model.in_dim == 2 + 1 and run.agent.observation_space.shape == (3,)
-    buffer = run.agent.rollout_buffer
-    obs = buffer.observations.reshape(-1, 3)
+    obs, rewards, r_hat, last_step = last_rollout(run, [0, 1])
     np.testing.assert_allclose(obs[:, 2], 100 * obs[:, 0], rtol=1e-5)  # the policy does see it
-    actions = np.clip(buffer.actions.reshape(-1, 1), -1, 1)
-    with torch.no_grad():
-        r_hat = run.snapshots[-1](torch.as_tensor(np.concatenate([obs[:, :2], actions], 1), dtype=torch.float32))
-    rewards = buffer.rewards.swapaxes(0, 1).reshape(-1)
-    last_step = np.zeros_like(buffer.rewards, dtype=bool)
-    last_step[:-1] = buffer.episode_starts[1:] > 0
-    last_step = last_step.swapaxes(0, 1).reshape(-1)
-    np.testing.assert_allclose(rewards[~last_step], r_hat.numpy()[~last_step], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(rewards[~last_step], r_hat[~last_step], rtol=1e-5, atol=1e-5)
     from prefrl.store import LabelStore
 
     store = LabelStore(tmp_path / "run/labels.sqlite")
