@@ -9,6 +9,7 @@ from typing import Any
 from prefrl.queries import ENSEMBLE_SELECTORS, SELECTORS, pretrain_labels
 
 ALGOS = ("ppo", "a2c")
+NORMALISE = ("recent", "labelled")
 TEACHERS = ("oracle", "human")
 MIN_PRETRAIN_LABELS = 4
 
@@ -47,6 +48,10 @@ class RunConfig:
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
     fixed_l2: bool = arg(False, "ablation: keep the l2 strength fixed instead of adapting it")
+    normalise: str = arg("recent", "what r_hat is normalised to mean 0, std 1 on after each fit: recent (the "
+                                   "latest steps of behaviour, as the paper) or labelled (every step of the "
+                                   "segments labelled so far: a reference that drifts slowly, so the agent's "
+                                   "reward keeps rising as it improves)")
     fit_steps_initial: int = arg(500, "reward-model minibatch steps after pretraining labels")
     fit_steps: int = arg(30, "reward-model minibatch steps after each chunk")
     eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
@@ -72,7 +77,8 @@ class RunConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.env not in task_names():
             raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(task_names())}")
-        for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS)):
+        for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS),
+                              ("normalise", NORMALISE)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
         if self.members == 1 and self.selector in ENSEMBLE_SELECTORS:

@@ -172,9 +172,13 @@ class PreferenceRun:
         self.ingest()
 
     def fit(self, steps: int) -> dict[str, float]:
-        """Train r_hat on every label so far, renormalise it on recent behaviour."""
+        """Train r_hat on every label so far; renormalise it on recent behaviour or, with
+        ``normalise="labelled"``, on every step of the labelled segments."""
         metrics = self.reward_trainer.fit(self.data, steps, self.rng)
-        rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
+        if self.config.normalise == "labelled":
+            rows = torch.cat([self.data.left, self.data.right]).reshape(-1, self.reward_model.in_dim).numpy()
+        else:
+            rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
         rows = rows[self.rng.choice(len(rows), min(len(rows), NORMALISE_ROWS), replace=False)]
         self.reward_model.normalise(torch.as_tensor(rows))
         return metrics

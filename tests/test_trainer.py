@@ -173,3 +173,23 @@ def test_gsde_exploration_is_used_in_training_and_in_pretraining_collection(tmp_
     assert not PreferenceRun(RunConfig(**TINY), tmp_path / "gauss").agent.use_sde
     with pytest.raises(ConfigError, match="gsde-every"):
         RunConfig(**{**TINY, "gsde_every": -1})
+
+
+@pytest.mark.parametrize("normalise", ["recent", "labelled"])
+def test_r_hat_is_normalised_on_recent_behaviour_or_on_the_labelled_segments(tmp_path, normalise):
+    from prefrl.store import LabelStore
+
+    run = PreferenceRun(RunConfig(**{**TINY, "normalise": normalise}), tmp_path / "run")
+    run.run()
+    store = LabelStore(tmp_path / "run/labels.sqlite")
+    labelled = [store.segment(i) for q, _ in store.training_labels() for i in (q.left_id, q.right_id)]
+    on = {"labelled": np.concatenate([s.features(None) for s in labelled]),
+          "recent": np.concatenate([e.features(None) for e in run.recorder.episodes])}
+    with torch.no_grad():
+        members = {k: run.reward_model.member_rewards(torch.as_tensor(v, dtype=torch.float32)) for k, v in on.items()}
+    other = "recent" if normalise == "labelled" else "labelled"
+    assert torch.allclose(members[normalise].mean(dim=1), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(members[normalise].std(dim=1), torch.ones(3), atol=1e-4)
+    assert not torch.allclose(members[other].mean(dim=1), torch.zeros(3), atol=1e-2)
+    with pytest.raises(ConfigError, match="unknown normalise 'latest'; known: recent, labelled"):
+        RunConfig(**{**TINY, "normalise": "latest"})
