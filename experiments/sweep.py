@@ -65,6 +65,8 @@ class SweepConfig:
     segments: str = arg("", "comma-separated segment lengths in seconds of simulated time (0: the task's "
                             "default); empty: the task's default only")
     baseline: bool = arg(True, "also run PPO on the true reward for every task and seed")
+    scaled_baseline: bool = arg(False, "also run PPO on the true reward standardised on recent behaviour "
+                                       "(scale_true_reward, as r_hat is) for every task and seed")
     steps: int = arg(1_000_000, "environment steps per run")
     out: str = arg("experiments/results/sweep", "results folder")
     imports: str = arg("", "comma-separated modules every run imports first, e.g. one that registers your "
@@ -91,6 +93,10 @@ class SweepConfig:
                 if self.baseline:
                     runs.append((f"{env}_true{tag}_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
                                                                        true_reward=True, **settings)))
+                if self.scaled_baseline:
+                    runs.append((f"{env}_true_scaled{tag}_s{seed}",
+                                 RunConfig(env=env, seed=seed, steps=self.steps, true_reward=True,
+                                           scale_true_reward=True, **settings)))
                 for labels, selector, oracle, ablation, seconds in product(
                         split(self.labels, int), split(self.selectors), split(self.oracles), split(self.ablations),
                         split(self.segments, float) or [None]):

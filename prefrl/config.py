@@ -30,6 +30,9 @@ class RunConfig:
     steps: int = arg(1_000_000, "environment steps of RL")
     seed: int = arg(0, "seed for everything: envs, agent, queries, oracle, reward model")
     true_reward: bool = arg(False, "baseline: the agent learns the environment's reward, no labels")
+    scale_true_reward: bool = arg(False, "baseline only: the agent learns the true reward standardised on "
+                                         "recent behaviour (mean 0, std 1, renewed after each chunk), as "
+                                         "r_hat is, instead of its raw scale")
     algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)")
     ent_coef: float = arg(0.0, "entropy bonus in the RL loss (the paper's TRPO used 0.01)")
     gsde_every: int = arg(0, "exploration noise: 0 draws independent Gaussian action noise every step; n > 0 uses "
@@ -97,6 +100,8 @@ class RunConfig:
         if not 0 < self.pretrain_fraction <= 1:
             raise ConfigError(f"--pretrain-fraction must be in (0, 1], got {self.pretrain_fraction}")
         pre = pretrain_labels(self.labels, self.pretrain_share)
+        if self.scale_true_reward and not self.true_reward:
+            raise ConfigError("--scale-true-reward applies to the true-reward baseline: add --true-reward or drop it")
         if not self.true_reward and pre < MIN_PRETRAIN_LABELS:
             need = math.ceil(MIN_PRETRAIN_LABELS / self.pretrain_share)
             raise ConfigError(

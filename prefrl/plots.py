@@ -47,7 +47,8 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
             steps, mean, half = _curve(members, key)
             if len(steps) == 0:
                 continue
-            style = {"color": "black", "ls": "--"} if members[0].config["true_reward"] else {}
+            style = ({"color": "dimgray" if members[0].config.get("scale_true_reward") else "black", "ls": "--"}
+                     if members[0].config["true_reward"] else {})
             line, = ax.plot(steps, mean, label=f"{group.removeprefix(env + ' ')} (n={len(members)})", **style)
             ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=line.get_color())
         ax.set(title=env, xlabel="environment steps", ylabel="true return (deterministic eval)")

@@ -37,7 +37,7 @@ class Run:
         """Runs that differ only in seed share a group: env, labels (or 'true'), selector, oracle."""
         c = self.config
         if c["true_reward"]:
-            return f"{c['env']} true reward"
+            return f"{c['env']} true reward" + (" scaled" if c.get("scale_true_reward") else "")
         knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in _GROUP_KNOBS.items() if k in c and str(c[k]) != v]
         return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
 
@@ -76,7 +76,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     reward (a height term ``height - h`` shifts every return by ``h`` x episode length, and
     returns can be negative): 100 * (R - R0) / (R_true - R0), with R0 the baseline's first
     evaluation (its policy after one chunk, close to the initial one). ``raw_return_ratio_pct`` is
-    the plain 100 * R / R_true."""
+    the plain 100 * R / R_true. Where a task has both baselines, PPO on the raw and on the
+    standardised true reward (``scale_true_reward``), the reference is the one with the higher
+    final return (named in ``true_reward_baseline``), and the % of each is kept too."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.summary:
@@ -100,11 +102,19 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
         }
     for stats in out.values():
-        base = out.get(f"{stats['env']} true reward")
-        if base and not stats["true_reward"]:
-            r0 = base["initial_true_return_mean"]
-            stats["return_vs_true_reward_pct"] = (100 * (stats["final_true_return_mean"] - r0)
-                                                  / (base["final_true_return_mean"] - r0))
-            stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / base["final_true_return_mean"]
-            stats["wall_time_vs_true_reward"] = stats["wall_time_min_mean"] / base["wall_time_min_mean"]
+        if stats["true_reward"]:
+            continue
+        names = [f"{stats['env']} true reward{kind}" for kind in ("", " scaled") if f"{stats['env']} true reward{kind}" in out]
+        if not names:
+            continue
+        # R0: the raw baseline's first evaluation where there is one (both start from the same policy).
+        r0 = out[names[0]]["initial_true_return_mean"]
+        pct = {n: 100 * (stats["final_true_return_mean"] - r0) / (out[n]["final_true_return_mean"] - r0) for n in names}
+        best = max(names, key=lambda n: out[n]["final_true_return_mean"])
+        stats["true_reward_baseline"] = best
+        stats["return_vs_true_reward_pct"] = pct[best]
+        if len(names) > 1:
+            stats["return_vs_each_true_reward_pct"] = pct
+        stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / out[best]["final_true_return_mean"]
+        stats["wall_time_vs_true_reward"] = stats["wall_time_min_mean"] / out[best]["wall_time_min_mean"]
     return out

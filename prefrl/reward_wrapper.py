@@ -53,3 +53,27 @@ class LearnedRewardWrapper(VecEnvWrapper):
         mean = self.r_hat_sum / max(self.r_hat_count, 1)
         self.r_hat_sum, self.r_hat_count = 0.0, 0
         return mean
+
+
+class ScaledTrueRewardWrapper(VecEnvWrapper):
+    """The baseline's counterpart of ``LearnedRewardWrapper``: the agent learns the environment's
+    reward standardised, ``(r - mean) / std``, with the statistics set by ``renormalise`` (the
+    trainer calls it on recent behaviour after each chunk, as it renormalises r_hat), so that
+    the two runs differ only in where the reward comes from, not in its scale. The unscaled
+    reward goes to ``info["true_reward"]``."""
+
+    def __init__(self, venv: VecEnv):
+        super().__init__(venv)
+        self.mean, self.std = 0.0, 1.0
+
+    def renormalise(self, rewards: np.ndarray) -> None:
+        self.mean, self.std = float(np.mean(rewards)), float(np.std(rewards)) + 1e-8
+
+    def reset(self):
+        return self.venv.reset()
+
+    def step_wait(self):
+        obs, true_rewards, dones, infos = self.venv.step_wait()
+        for info, r in zip(infos, true_rewards, strict=True):
+            info["true_reward"] = float(r)
+        return obs, ((true_rewards - self.mean) / self.std).astype(np.float32), dones, infos

@@ -24,7 +24,7 @@ from prefrl import agents, run_dir
 from prefrl.config import RunConfig
 from prefrl.queries import labels_due, select_pairs
 from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
-from prefrl.reward_wrapper import LearnedRewardWrapper
+from prefrl.reward_wrapper import LearnedRewardWrapper, ScaledTrueRewardWrapper
 from prefrl.segments import Segment, SegmentRecorder, sample_segments
 from prefrl.store import LabelStore
 from prefrl.teachers import OracleTeacher, Teacher
@@ -67,6 +67,8 @@ class PreferenceRun:
             self.data = PreferenceData.empty(config.members, self.segment_steps, obs_dim + act_dim)
             self._seen_label_ids: set[int] = set()
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
+        elif config.scale_true_reward:
+            venv = self.reward_scaler = ScaledTrueRewardWrapper(self.recorder)
         self.checkpoint = Checkpoint(self.path / "checkpoint")
         if self.checkpoint.exists():
             self.agent = self.restore(venv)
@@ -81,6 +83,8 @@ class PreferenceRun:
     def restore(self, venv):
         """Resume a killed run: agent, reward model and l2 from the checkpoint, labels from the store."""
         agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
+        if self.config.scale_true_reward:
+            self.reward_scaler.mean, self.reward_scaler.std = self.checkpoint.state()["true_reward_scale"]
         if not self.config.true_reward:
             saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
             self.reward_model.load_state_dict(saved.state_dict())
@@ -98,6 +102,9 @@ class PreferenceRun:
             self.ask(pretrain)
             self.wait_for_labels(pretrain)
             self.fit(cfg.fit_steps_initial)
+        if cfg.scale_true_reward and not self.checkpoint.exists():
+            agents.collect(self.agent, self.recorder, self.pretrain_steps)  # as the preference run does
+            self.rescale_true_reward()
         # Evaluate after the first chunk, then every eval_every steps; a resumed run keeps that grid.
         resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
         self.next_eval = resumed.get("next_eval", self.agent.num_timesteps)
@@ -111,6 +118,8 @@ class PreferenceRun:
                 metrics |= self.fit(cfg.fit_steps)
             if not cfg.true_reward:
                 metrics["rm/agreement"] = self.agreement()
+            if cfg.scale_true_reward:
+                self.rescale_true_reward()
             if steps >= self.next_eval or steps >= cfg.steps:
                 mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
                 metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
@@ -183,6 +192,13 @@ class PreferenceRun:
         self.reward_model.normalise(torch.as_tensor(rows))
         return metrics
 
+    def rescale_true_reward(self) -> None:
+        """The baseline's counterpart of renormalising r_hat: standardise the true reward on
+        recent behaviour (the same rows as ``fit`` samples)."""
+        rewards = np.concatenate([e.true_reward for e in self.recorder.episodes])
+        self.reward_scaler.renormalise(rewards[self.rng.choice(len(rewards), min(len(rewards), NORMALISE_ROWS),
+                                                               replace=False)])
+
     def agreement(self) -> float:
         """Share of fresh segment pairs (true returns differ) that r_hat orders like the truth."""
         segs = sample_segments(list(self.recorder.episodes), 2 * AGREEMENT_PAIRS, self.segment_steps, self.rng)
@@ -218,6 +234,8 @@ class PreferenceRun:
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
             reward_model = self.reward_model.to_npz()
+        if self.config.scale_true_reward:
+            state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
         self.checkpoint.save(self.agent, reward_model, state)
 
     def finish(self) -> dict[str, Any]:
@@ -230,7 +248,7 @@ class PreferenceRun:
             "seed": cfg.seed,
             "labels": 0 if cfg.true_reward else self.store.count_labels(),
             "env_steps": self.agent.num_timesteps,
-            "pretrain_env_steps": 0 if cfg.true_reward else self.pretrain_steps,
+            "pretrain_env_steps": self.pretrain_steps if not cfg.true_reward or cfg.scale_true_reward else 0,
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
             "final_true_return": mean,

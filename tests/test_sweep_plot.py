@@ -118,3 +118,27 @@ def test_runs_that_differ_in_any_learning_setting_are_grouped_apart():
     assert group(seed=0, steps=1000) == group(seed=3, steps=5000, eval_every=7) == "Hopper 700 labels disagreement"
     assert group(pretrain_fraction=0.5) == "Hopper 700 labels disagreement pretrain_fraction=0.5"
     assert group(gsde_every=8) != group() != group(oracle_beta=1.0)
+
+
+def test_grid_can_add_the_baseline_on_the_standardised_true_reward():
+    grid = dict(sweep.SweepConfig(seeds="0", scaled_baseline=True).grid())
+    assert sorted(grid) == ["Hopper_700_disagreement_perfect_s0", "Hopper_true_s0", "Hopper_true_scaled_s0"]
+    assert grid["Hopper_true_scaled_s0"].scale_true_reward and grid["Hopper_true_scaled_s0"].true_reward
+    assert not grid["Hopper_true_s0"].scale_true_reward
+
+
+@pytest.mark.parametrize("scaled_final, reference", [(300.0, "Hopper true reward scaled"), (150.0, "Hopper true reward")])
+def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(scaled_final, reference):
+    def run(final, first_eval=-100.0, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
+        return results.Run("r", RunConfig(**changes).to_dict(), metrics, {"final_true_return": final, "wall_time": 60.0,
+                                                                  "env_steps": 1000})
+
+    summary = results.summarise([run(100.0), run(200.0, true_reward=True),
+                                 run(scaled_final, first_eval=-50.0, true_reward=True, scale_true_reward=True)])
+    assert set(summary) == {"Hopper 700 labels disagreement", "Hopper true reward", "Hopper true reward scaled"}
+    pref = summary["Hopper 700 labels disagreement"]
+    each = {"Hopper true reward": 100 * 200 / 300, "Hopper true reward scaled": 100 * 200 / (scaled_final + 100)}
+    assert pref["true_reward_baseline"] == reference
+    assert pref["return_vs_each_true_reward_pct"] == pytest.approx(each)
+    assert pref["return_vs_true_reward_pct"] == pytest.approx(each[reference])

@@ -1,5 +1,6 @@
 """The loop end to end on a tiny toy task (tests/toy_env.py), in-process."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -193,3 +194,44 @@ def test_r_hat_is_normalised_on_recent_behaviour_or_on_the_labelled_segments(tmp
     assert not torch.allclose(members[other].mean(dim=1), torch.zeros(3), atol=1e-2)
     with pytest.raises(ConfigError, match="unknown normalise 'latest'; known: recent, labelled"):
         RunConfig(**{**TINY, "normalise": "latest"})
+
+
+class ScaleRecordingRun(PreferenceRun):
+    """Keeps the true-reward scale as it was before each rescaling."""
+
+    def rescale_true_reward(self):
+        self.scales = [*getattr(self, "scales", []), (self.reward_scaler.mean, self.reward_scaler.std)]
+        super().rescale_true_reward()
+
+
+def test_the_scaled_baseline_learns_the_true_reward_standardised_on_recent_behaviour(tmp_path):
+    """ToyLineTrap's true reward is 1e6 + position: scaled, the agent sees it near mean 0, std 1."""
+    config = RunConfig(**{**TINY, "env": "ToyLineTrap", "true_reward": True, "scale_true_reward": True})
+    run = ScaleRecordingRun(config, tmp_path / "run")
+    summary = run.run()
+    recent = np.concatenate([e.true_reward for e in run.recorder.episodes])
+    assert run.reward_scaler.mean == pytest.approx(recent.mean(), rel=1e-12)
+    assert run.reward_scaler.std == pytest.approx(recent.std(), rel=1e-6)
+    assert abs(run.reward_scaler.mean - 1e6) < 10 and run.scales[0] == (0.0, 1.0)
+    # The last rollout was scaled with the statistics from before the last rescaling.
+    mean, std = run.scales[-1]
+    buffer = run.agent.rollout_buffer
+    obs = buffer.observations.reshape(-1, 2).astype(np.float64)
+    actions = np.clip(buffer.actions.reshape(-1), -1, 1)
+    true = 1e6 + obs[:, 0] + 0.8 * obs[:, 1] + 0.2 * actions  # ToyLine's step, env-major like obs
+    rewards = buffer.rewards.swapaxes(0, 1).reshape(-1)
+    last_step = np.zeros_like(buffer.rewards, dtype=bool)
+    last_step[:-1] = buffer.episode_starts[1:] > 0  # SB3 adds gamma * V(final obs) there
+    last_step = last_step.swapaxes(0, 1).reshape(-1)
+    # (DummyVecEnv keeps rewards in float32, which resolves 1e6 + x only to 1/16.)
+    np.testing.assert_allclose(rewards[~last_step], ((true - mean) / std)[~last_step], atol=0.1 / std)
+    assert 0.2 < np.std(rewards) < 5 and abs(np.mean(rewards)) < 3
+    assert summary["final_true_return"] > 0.99e6 * 40  # evaluation reports the unscaled return
+    # A killed scaled run resumes with the scale it had.
+    config = dataclasses.replace(config, seed=1)
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "killed").run()
+    resumed = PreferenceRun(config, tmp_path / "killed")
+    assert abs(resumed.reward_scaler.mean - 1e6) < 10 and resumed.reward_scaler.std != 1.0
+    with pytest.raises(ConfigError, match="--scale-true-reward applies to the true-reward baseline"):
+        RunConfig(**{**TINY, "scale_true_reward": True})
