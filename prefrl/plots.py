@@ -43,14 +43,20 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
     envs = sorted({r.config["env"] for r in runs})
     fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.2), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
+        means = []
         for group, members in _by_group([r for r in runs if r.config["env"] == env]).items():
             steps, mean, half = _curve(members, key)
             if len(steps) == 0:
                 continue
+            means.append(mean)
             style = ({"color": "dimgray" if members[0].config.get("scale_true_reward") else "black", "ls": "--"}
                      if members[0].config["true_reward"] else {})
             line, = ax.plot(steps, mean, label=f"{group.removeprefix(env + ' ')} (n={len(members)})", **style)
             ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=line.get_color())
+        if means:  # frame the means: a 2-seed interval (t = 12.7) would squash every line flat
+            lo, hi = float(np.nanmin(np.concatenate(means))), float(np.nanmax(np.concatenate(means)))
+            pad = 0.25 * (hi - lo) or 1.0
+            ax.set_ylim(lo - pad, hi + pad)
         ax.set(title=env, xlabel="environment steps", ylabel="true return (deterministic eval)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
