@@ -37,9 +37,14 @@ class Run:
         """Runs that differ only in seed share a group: env, labels (or 'true'), selector, oracle."""
         c = self.config
         if c["true_reward"]:
-            return f"{c['env']} true reward" + (" scaled" if c.get("scale_true_reward") else "")
+            return baseline_group(c["env"], bool(c.get("scale_true_reward")))
         knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in _GROUP_KNOBS.items() if k in c and str(c[k]) != v]
         return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
+
+
+def baseline_group(env: str, scaled: bool = False) -> str:
+    """Group name of a task's true-reward baseline (raw, or standardised with ``scale_true_reward``)."""
+    return f"{env} true reward" + (" scaled" if scaled else "")
 
 
 def load_runs(results: Path) -> list[Run]:
@@ -104,7 +109,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     for stats in out.values():
         if stats["true_reward"]:
             continue
-        names = [f"{stats['env']} true reward{kind}" for kind in ("", " scaled") if f"{stats['env']} true reward{kind}" in out]
+        names = [n for n in (baseline_group(stats["env"]), baseline_group(stats["env"], scaled=True)) if n in out]
         if not names:
             continue
         # R0: the raw baseline's first evaluation where there is one (both start from the same policy).

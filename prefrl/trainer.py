@@ -188,16 +188,18 @@ class PreferenceRun:
             rows = torch.cat([self.data.left, self.data.right]).reshape(-1, self.reward_model.in_dim).numpy()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
-        rows = rows[self.rng.choice(len(rows), min(len(rows), NORMALISE_ROWS), replace=False)]
-        self.reward_model.normalise(torch.as_tensor(rows))
+        self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)))
         return metrics
+
+    def normalisation_sample(self, rows: np.ndarray) -> np.ndarray:
+        """At most NORMALISE_ROWS of ``rows``, drawn without replacement."""
+        return rows[self.rng.choice(len(rows), min(len(rows), NORMALISE_ROWS), replace=False)]
 
     def rescale_true_reward(self) -> None:
         """The baseline's counterpart of renormalising r_hat: standardise the true reward on
-        recent behaviour (the same rows as ``fit`` samples)."""
-        rewards = np.concatenate([e.true_reward for e in self.recorder.episodes])
-        self.reward_scaler.renormalise(rewards[self.rng.choice(len(rewards), min(len(rewards), NORMALISE_ROWS),
-                                                               replace=False)])
+        recent behaviour (sampled as ``fit`` samples r_hat's rows)."""
+        self.reward_scaler.renormalise(
+            self.normalisation_sample(np.concatenate([e.true_reward for e in self.recorder.episodes])))
 
     def agreement(self) -> float:
         """Share of fresh segment pairs (true returns differ) that r_hat orders like the truth."""

@@ -48,12 +48,17 @@ def last_rollout(run, read_obs):
     actions = np.clip(buffer.actions.reshape(-1, 1), -1, 1)
     with torch.no_grad():
         r_hat = run.snapshots[-1](torch.as_tensor(np.concatenate([obs[:, read_obs], actions], 1), dtype=torch.float32))
-    # After training SB3 keeps observations/actions env-major (swap_and_flatten), rewards step-major.
-    rewards = buffer.rewards.swapaxes(0, 1).reshape(-1)
-    # SB3 adds gamma * V(final obs) to the reward of a time-limit step; leave those steps out.
+    rewards, last_step = rollout_rewards(buffer)
+    return obs, rewards, r_hat.numpy(), last_step
+
+
+def rollout_rewards(buffer):
+    """(rewards, time-limit steps) of the agent's last rollout, env-major like its observations:
+    after training SB3 keeps observations/actions env-major (swap_and_flatten), rewards step-major.
+    SB3 adds gamma * V(final obs) to the reward of a time-limit step; leave those steps out."""
     last_step = np.zeros_like(buffer.rewards, dtype=bool)
     last_step[:-1] = buffer.episode_starts[1:] > 0
-    return obs, rewards, r_hat.numpy(), last_step.swapaxes(0, 1).reshape(-1)
+    return buffer.rewards.swapaxes(0, 1).reshape(-1), last_step.swapaxes(0, 1).reshape(-1)
 
 
 def test_the_agent_only_ever_sees_r_hat(tmp_path):
@@ -219,10 +224,7 @@ def test_the_scaled_baseline_learns_the_true_reward_standardised_on_recent_behav
     obs = buffer.observations.reshape(-1, 2).astype(np.float64)
     actions = np.clip(buffer.actions.reshape(-1), -1, 1)
     true = 1e6 + obs[:, 0] + 0.8 * obs[:, 1] + 0.2 * actions  # ToyLine's step, env-major like obs
-    rewards = buffer.rewards.swapaxes(0, 1).reshape(-1)
-    last_step = np.zeros_like(buffer.rewards, dtype=bool)
-    last_step[:-1] = buffer.episode_starts[1:] > 0  # SB3 adds gamma * V(final obs) there
-    last_step = last_step.swapaxes(0, 1).reshape(-1)
+    rewards, last_step = rollout_rewards(buffer)
     # (DummyVecEnv keeps rewards in float32, which resolves 1e6 + x only to 1/16.)
     np.testing.assert_allclose(rewards[~last_step], ((true - mean) / std)[~last_step], atol=0.1 / std)
     assert 0.2 < np.std(rewards) < 5 and abs(np.mean(rewards)) < 3
