@@ -45,6 +45,10 @@ class RunConfig:
     pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
     pretrain_steps: int = arg(16_384, "env steps of the initial policy recorded for the first queries "
                               "(rounded up to whole episodes)")
+    explore_steps: int = arg(0, "unsupervised exploration first (PEBBLE, Lee et al. 2021): env steps in which the "
+                                "agent learns a state-entropy reward (prefrl.explore) instead of r_hat; the "
+                                "pretraining labels are then asked on the exploring policy's clips and the label "
+                                "schedule runs over the steps left. 0: off, the paper's method")
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
     n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
@@ -75,7 +79,7 @@ class RunConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every"):
+        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.env not in task_names():
@@ -102,6 +106,12 @@ class RunConfig:
         pre = pretrain_labels(self.labels, self.pretrain_share)
         if self.scale_true_reward and not self.true_reward:
             raise ConfigError("--scale-true-reward applies to the true-reward baseline: add --true-reward or drop it")
+        if self.explore_steps and self.true_reward:
+            raise ConfigError("--explore-steps explores before the first labels; the true-reward baseline asks "
+                              "none: drop one of them")
+        if self.explore_steps >= self.steps:
+            raise ConfigError(f"--explore-steps {self.explore_steps} leaves no steps to learn from labels in "
+                              f"--steps {self.steps}: make it smaller")
         if not self.true_reward and pre < MIN_PRETRAIN_LABELS:
             need = math.ceil(MIN_PRETRAIN_LABELS / self.pretrain_share)
             raise ConfigError(

@@ -3,7 +3,9 @@
 The environment's reward goes to ``info["true_reward"]`` (for evaluation and logging only);
 the agent's reward is the reward model's r_hat(o, a) for the observation the action was
 taken in (its entries ``obs_dims``, all with None; see ``prefrl.agents.reward_obs``). The model
-can be swapped or refitted between steps.
+can be swapped or refitted between steps. While ``explorer`` is set (unsupervised exploration
+before the first labels, ``prefrl.explore``) the agent's reward is instead that intrinsic reward of
+the state each step reaches.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from prefrl.explore import StateEntropyReward
 from prefrl.reward_model import RewardEnsemble
 from prefrl.segments import reward_features
 
@@ -27,6 +30,7 @@ class LearnedRewardWrapper(VecEnvWrapper):
         self._actions: np.ndarray | None = None
         self.r_hat_sum = 0.0
         self.r_hat_count = 0
+        self.explorer: StateEntropyReward | None = None
 
     def reset(self):
         self._last_obs = self.venv.reset()
@@ -38,19 +42,24 @@ class LearnedRewardWrapper(VecEnvWrapper):
 
     def step_wait(self):
         obs, true_rewards, dones, infos = self.venv.step_wait()
+        for info, r in zip(infos, true_rewards, strict=True):
+            info["true_reward"] = float(r)
+        if self.explorer is not None:
+            reached = np.stack([info.get("terminal_observation", o) if d else o
+                                for o, d, info in zip(obs, dones, infos, strict=True)])
+            self._last_obs = obs
+            return obs, self.explorer(reached).astype(np.float32), dones, infos
         features = reward_features(self._last_obs, self._actions.reshape(self.num_envs, -1), self.obs_dims)
         with torch.no_grad():
             r_hat = self.reward_model(torch.as_tensor(features, dtype=torch.float32)).numpy()
-        for info, r in zip(infos, true_rewards, strict=True):
-            info["true_reward"] = float(r)
         self.r_hat_sum += float(r_hat.sum())
         self.r_hat_count += self.num_envs
         self._last_obs = obs
         return obs, r_hat.astype(np.float32), dones, infos
 
     def pop_mean_r_hat(self) -> float:
-        """Mean r_hat handed out since the last call."""
-        mean = self.r_hat_sum / max(self.r_hat_count, 1)
+        """Mean r_hat handed out since the last call (nan if none was)."""
+        mean = self.r_hat_sum / self.r_hat_count if self.r_hat_count else float("nan")
         self.r_hat_sum, self.r_hat_count = 0.0, 0
         return mean
 

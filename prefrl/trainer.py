@@ -22,6 +22,7 @@ import torch
 
 from prefrl import agents, run_dir
 from prefrl.config import RunConfig
+from prefrl.explore import StateEntropyReward
 from prefrl.queries import labels_due, select_pairs
 from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
 from prefrl.reward_wrapper import LearnedRewardWrapper, ScaledTrueRewardWrapper
@@ -85,6 +86,8 @@ class PreferenceRun:
         agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
         if self.config.scale_true_reward:
             self.reward_scaler.mean, self.reward_scaler.std = self.checkpoint.state()["true_reward_scale"]
+        if self.checkpoint.state().get("exploring"):  # its reference states start afresh
+            self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
         if not self.config.true_reward:
             saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
             self.reward_model.load_state_dict(saved.state_dict())
@@ -97,11 +100,11 @@ class PreferenceRun:
     def run(self) -> dict[str, Any]:
         cfg = self.config
         if not cfg.true_reward and not self.checkpoint.exists():
-            agents.collect(self.agent, self.recorder, self.pretrain_steps)
-            pretrain = labels_due(0, cfg.steps, cfg.labels, cfg.pretrain_share)
-            self.ask(pretrain)
-            self.wait_for_labels(pretrain)
-            self.fit(cfg.fit_steps_initial)
+            if cfg.explore_steps:
+                self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
+            else:
+                agents.collect(self.agent, self.recorder, self.pretrain_steps)
+                self.pretrain()
         if cfg.scale_true_reward and not self.checkpoint.exists():
             agents.collect(self.agent, self.recorder, self.pretrain_steps)  # as the preference run does
             self.rescale_true_reward()
@@ -109,14 +112,18 @@ class PreferenceRun:
         resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
         self.next_eval = resumed.get("next_eval", self.agent.num_timesteps)
         while self.agent.num_timesteps < cfg.steps:
-            chunk = min(cfg.chunk_steps, cfg.steps - self.agent.num_timesteps)
-            self.agent.learn(chunk, reset_num_timesteps=False, tb_log_name="tb")
+            end = cfg.explore_steps if self.exploring else cfg.steps
+            self.agent.learn(min(cfg.chunk_steps, end - self.agent.num_timesteps), reset_num_timesteps=False,
+                             tb_log_name="tb")
             steps = self.agent.num_timesteps
-            metrics: dict[str, Any] = {}
-            if not (cfg.true_reward or cfg.offline):
-                metrics |= self.ask(labels_due(steps, cfg.steps, cfg.labels, cfg.pretrain_share))
+            metrics: dict[str, Any] = {"exploring": True} if self.exploring else {}
+            if self.exploring and steps >= cfg.explore_steps:
+                self.reward_wrapper.explorer = None
+                metrics |= self.pretrain()
+            elif not (cfg.true_reward or cfg.offline or self.exploring):
+                metrics |= self.ask(self.labels_due(steps))
                 metrics |= self.fit(cfg.fit_steps)
-            if not cfg.true_reward:
+            if not (cfg.true_reward or self.exploring):
                 metrics["rm/agreement"] = self.agreement()
             if cfg.scale_true_reward:
                 self.rescale_true_reward()
@@ -134,6 +141,24 @@ class PreferenceRun:
         return np.stack([s.features(self.reward_obs) for s in segments])
 
     # ------------------------------------------------------------------ stages
+    @property
+    def exploring(self) -> bool:
+        """In unsupervised exploration (``explore_steps``): no labels yet, the agent learns the
+        intrinsic reward."""
+        return not self.config.true_reward and self.reward_wrapper.explorer is not None
+
+    def labels_due(self, steps: int) -> int:
+        """Labels due by ``steps``: the schedule runs over the steps after exploration."""
+        cfg, start = self.config, self.config.explore_steps
+        return labels_due(max(0, steps - start), cfg.steps - start, cfg.labels, cfg.pretrain_share)
+
+    def pretrain(self) -> dict[str, float]:
+        """The pretraining share of the labels, on the clips recorded so far, then the first fit."""
+        pretrain = self.labels_due(self.config.explore_steps)
+        self.ask(pretrain)
+        self.wait_for_labels(pretrain)
+        return self.fit(self.config.fit_steps_initial)
+
     def ask(self, due: int) -> dict[str, float]:
         """Ask the teacher for the queries due; ingest the labels that have arrived."""
         asked = sum(q.gold is None for q in self.store.queries())  # gold queries are extra
@@ -218,7 +243,8 @@ class PreferenceRun:
             "labels": 0 if self.config.true_reward else self.store.count_labels(),
             "wall_time": time.time() - self.start_time,
             "train/true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
-            **({} if self.config.true_reward else {"train/mean_r_hat": self.reward_wrapper.pop_mean_r_hat()}),
+            **({} if self.config.true_reward or self.exploring
+               else {"train/mean_r_hat": self.reward_wrapper.pop_mean_r_hat()}),
             **metrics,
         }
         for k, v in metrics.items():
@@ -231,7 +257,7 @@ class PreferenceRun:
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
-                 "next_eval": self.next_eval}
+                 "next_eval": self.next_eval, "exploring": self.exploring}
         reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
@@ -250,7 +276,9 @@ class PreferenceRun:
             "seed": cfg.seed,
             "labels": 0 if cfg.true_reward else self.store.count_labels(),
             "env_steps": self.agent.num_timesteps,
-            "pretrain_env_steps": self.pretrain_steps if not cfg.true_reward or cfg.scale_true_reward else 0,
+            "pretrain_env_steps": (self.pretrain_steps if (not cfg.true_reward or cfg.scale_true_reward)
+                                   and not cfg.explore_steps else 0),
+            "explore_env_steps": cfg.explore_steps,
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
             "final_true_return": mean,

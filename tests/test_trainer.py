@@ -237,3 +237,70 @@ def test_the_scaled_baseline_learns_the_true_reward_standardised_on_recent_behav
     assert abs(resumed.reward_scaler.mean - 1e6) < 10 and resumed.reward_scaler.std != 1.0
     with pytest.raises(ConfigError, match="--scale-true-reward applies to the true-reward baseline"):
         RunConfig(**{**TINY, "scale_true_reward": True})
+
+
+class ExploreRecordingRun(PreferenceRun):
+    """Keeps the rollout that ended the exploration."""
+
+    def pretrain(self):
+        buffer = self.agent.rollout_buffer  # SB3 keeps rewards and episode starts step-major
+        self.explore_rollout = buffer.rewards.copy(), buffer.episode_starts.copy()
+        return super().pretrain()
+
+
+def test_explore_steps_pay_the_state_entropy_reward_then_ask_the_first_labels_on_the_explorers_clips(
+        tmp_path, monkeypatch):
+    """ToyLineTrap's true reward is ~1e6 per step: the explorer's rewards must not carry it."""
+    from prefrl import explore, trainer
+    from prefrl.store import LabelStore
+
+    paid_log = []
+
+    class Recording(explore.StateEntropyReward):  # the real reward, its payments kept
+        def __call__(self, states):
+            paid_log.append(super().__call__(states))
+            return paid_log[-1]
+
+    monkeypatch.setattr(trainer, "StateEntropyReward", Recording)
+
+    config = RunConfig(**{**TINY, "env": "ToyLineTrap", "explore_steps": 4096, "steps": 6144})
+    run = ExploreRecordingRun(config, tmp_path / "run")
+    summary = run.run()
+    # The rollout that ended the exploration is the last 256 steps of intrinsic rewards paid.
+    paid = np.stack(paid_log[-run.agent.n_steps:])  # (n_steps, n_envs), step-major like SB3's rewards
+    rewards, episode_starts = run.explore_rollout
+    last_step = np.zeros_like(paid, dtype=bool)  # SB3 adds gamma * V(final obs) at time-limit steps
+    last_step[:-1] = episode_starts[1:] > 0
+    assert len(paid_log) == 4096 // 4 and np.abs(paid).max() < 100 and np.std(paid) > 0.1
+    assert 0 < last_step.sum() < 0.05 * paid.size
+    np.testing.assert_allclose(rewards[~last_step], paid[~last_step], rtol=1e-5)
+    queries = list(LabelStore(tmp_path / "run/labels.sqlite").queries())
+    assert min(q.env_steps for q in queries) == 4096 and sum(q.env_steps == 4096 for q in queries) == 6
+    assert summary["labels"] == 24 and summary["env_steps"] == 6144 and summary["explore_env_steps"] == 4096
+    metrics = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [m.get("exploring", False) for m in metrics] == [True, True, False]  # the 2nd chunk ends it
+    assert [m["labels"] for m in metrics] == [0, 6, 24]
+    assert "rm/agreement" not in metrics[0] and "train/mean_r_hat" not in metrics[0]
+    assert "rm/agreement" in metrics[1] and "train/mean_r_hat" in metrics[2]
+    # After exploration the agent learns r_hat (the last rollout), not the intrinsic reward.
+    assert run.reward_wrapper.explorer is None and len(paid_log) == 4096 // 4
+
+
+def test_a_run_killed_while_exploring_resumes_exploring(tmp_path):
+    config = RunConfig(**{**TINY, "explore_steps": 4096, "steps": 6144})
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "run").run()
+    resumed = PreferenceRun(config, tmp_path / "run")
+    assert resumed.exploring and resumed.store.count_labels() == 0
+    summary = resumed.run()
+    assert summary["labels"] == 24 and summary["env_steps"] == 6144
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"true_reward": True}, "--explore-steps explores before the first labels"),
+    ({"explore_steps": 4096}, "leaves no steps to learn from labels"),
+    ({"explore_steps": -1}, "must be >= 0"),
+])
+def test_bad_explore_steps_are_refused(change, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**{**TINY, "explore_steps": 2048, **change})
