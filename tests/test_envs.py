@@ -84,3 +84,25 @@ def test_segment_length_defaults_to_the_papers_steps(task, seconds, steps):
     from prefrl.config import RunConfig
 
     assert segment_steps(RunConfig(env=task, segment_seconds=seconds)) == steps
+
+
+@pytest.mark.parametrize("task, steps_per_second", [("InvertedPendulum", 25), ("InvertedDoublePendulum", 20)])
+def test_a_pole_down_for_one_second_is_set_upright_again(task, steps_per_second):
+    """Pushed over with a constant action, the pole stays down for exactly 1 s of steps (no
+    survive bonus), then the state is reset upright and the balancing starts again."""
+    env = gym.make(envs.env_id(task))
+    env.reset(seed=2)
+    down, respawns = 0, 0
+    for _ in range(400):
+        obs, reward, _, _, info = env.step(np.ones(env.action_space.shape))
+        down = 0 if info["healthy"] else down + 1
+        if info["respawned"]:
+            respawns += 1
+            assert down == steps_per_second and info["reward_survive"] == 0
+            assert np.abs(info["qpos"]).max() <= 0.1  # gymnasium's reset noise around upright
+            np.testing.assert_allclose(obs, env.unwrapped._get_obs())
+            np.testing.assert_allclose(env.unwrapped.data.qpos, info["qpos"])
+            down = 0
+        assert down < steps_per_second
+    assert respawns >= 1
+    env.close()
