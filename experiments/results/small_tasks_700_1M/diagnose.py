@@ -2,7 +2,8 @@
 
     python experiments/results/small_tasks_700_1M/diagnose.py
 
-1. The true-reward policy's first fall: step and cart position (3 deterministic episodes).
+1. The true-reward policy's first fall (its policy.zip is committed): step and cart position
+   (3 deterministic episodes).
 2. The answers to the 700-label run's queries, if its labels.sqlite is present (not committed:
    `python -m experiments.sweep --envs InvertedPendulum --labels 700 --seeds 0 --steps 1000000
    --out DIR` at commit 6f1e3fe regenerates it).
