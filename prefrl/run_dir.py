@@ -25,6 +25,12 @@ def load_config(path: Path) -> RunConfig:
     return RunConfig(**{k: float(v) if k in floats else v for k, v in raw.items()})
 
 
+def _defaults() -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: _jsonable(f.default) for f in fields(RunConfig)}
+
+
 def config_json(config: RunConfig) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in config.to_dict().items()}
 
@@ -44,6 +50,8 @@ def prepare(path: Path, config: RunConfig) -> Path:
             existing = json.loads(cfg_file.read_text())
         except json.JSONDecodeError as e:
             raise ConfigError(f"{cfg_file} is not valid JSON ({e}); pass another --run-dir") from e
+        # A setting added after the run was made is absent from its config.json: it ran with the default.
+        existing = {k: v for k, v in _defaults().items() if k in wanted} | existing
         if existing != wanted:
             diff = sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
             raise ConfigError(

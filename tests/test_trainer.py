@@ -110,6 +110,22 @@ def test_a_run_dir_with_another_config_is_refused_and_left_alone(tmp_path):
     assert {p: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
 
 
+def test_a_run_made_before_a_setting_existed_resumes_with_that_setting_at_its_default(tmp_path):
+    """config.json of a run killed before ``explore_steps`` was added lacks it; resuming works,
+    and changing the new setting is still refused."""
+    config = RunConfig(**TINY)
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "run").run()
+    cfg_file = tmp_path / "run/config.json"
+    old = {k: v for k, v in json.loads(cfg_file.read_text()).items() if k != "explore_steps"}
+    cfg_file.write_text(json.dumps(old))
+    with pytest.raises(ConfigError, match="differs in: explore_steps"):
+        PreferenceRun(dataclasses.replace(config, explore_steps=1024), tmp_path / "run")
+    assert json.loads(cfg_file.read_text()) == old
+    summary = PreferenceRun(config, tmp_path / "run").run()
+    assert summary["env_steps"] == 4096 and summary["labels"] == 24
+
+
 class Killed(Exception):
     pass
 
