@@ -129,16 +129,18 @@ def test_grid_can_add_the_baseline_on_the_standardised_true_reward():
 
 @pytest.mark.parametrize("scaled_final, reference", [(300.0, "Hopper true reward scaled"), (150.0, "Hopper true reward")])
 def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(scaled_final, reference):
-    def run(final, first_eval=-100.0, **changes):
+    def run(final, first_eval=-100.0, wall=60.0, **changes):
         metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
-        return results.Run("r", RunConfig(**changes).to_dict(), metrics, {"final_true_return": final, "wall_time": 60.0,
+        return results.Run("r", RunConfig(**changes).to_dict(), metrics, {"final_true_return": final, "wall_time": wall,
                                                                   "env_steps": 1000})
 
-    summary = results.summarise([run(100.0), run(200.0, true_reward=True),
-                                 run(scaled_final, first_eval=-50.0, true_reward=True, scale_true_reward=True)])
+    summary = results.summarise([run(100.0, wall=90.0), run(200.0, true_reward=True),
+                                 run(scaled_final, first_eval=-50.0, wall=180.0, true_reward=True,
+                                     scale_true_reward=True)])
     assert set(summary) == {"Hopper 700 labels disagreement", "Hopper true reward", "Hopper true reward scaled"}
     pref = summary["Hopper 700 labels disagreement"]
     each = {"Hopper true reward": 100 * 200 / 300, "Hopper true reward scaled": 100 * 200 / (scaled_final + 100)}
     assert pref["true_reward_baseline"] == reference
     assert pref["return_vs_each_true_reward_pct"] == pytest.approx(each)
     assert pref["return_vs_true_reward_pct"] == pytest.approx(each[reference])
+    assert pref["wall_time_vs_true_reward"] == pytest.approx(1.5)  # always against the plain true-reward run
