@@ -50,10 +50,10 @@ class StateEntropyReward:
         return r / max(std, 1e-8)
 
     def add(self, states: np.ndarray) -> None:
-        for s in torch.as_tensor(states, dtype=torch.float32):
-            self.states[self.next] = s
-            self.next = (self.next + 1) % self.capacity
-            self.size = min(self.size + 1, self.capacity)
+        states = torch.as_tensor(states, dtype=torch.float32)[-self.capacity:]
+        self.states[(self.next + torch.arange(len(states))) % self.capacity] = states
+        self.next = (self.next + len(states)) % self.capacity
+        self.size = min(self.size + len(states), self.capacity)
 
     def update_scale(self, r: np.ndarray) -> None:
         n, mean, m2 = len(r), float(r.mean()), float(((r - r.mean()) ** 2).sum())

@@ -75,6 +75,9 @@ class PreferenceRun:
             self.agent = self.restore(venv)
         else:
             self.agent = self.new_agent(venv)
+        if not config.true_reward and self.agent.num_timesteps < config.explore_steps:
+            # a new run, or one killed while exploring: its reference states start afresh
+            self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
         self.start_time = time.time() - (self.checkpoint.state()["wall_time"] if self.checkpoint.exists() else 0.0)
 
     def new_agent(self, venv):
@@ -86,8 +89,6 @@ class PreferenceRun:
         agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
         if self.config.scale_true_reward:
             self.reward_scaler.mean, self.reward_scaler.std = self.checkpoint.state()["true_reward_scale"]
-        if self.checkpoint.state().get("exploring"):  # its reference states start afresh
-            self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
         if not self.config.true_reward:
             saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
             self.reward_model.load_state_dict(saved.state_dict())
@@ -99,12 +100,9 @@ class PreferenceRun:
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
         cfg = self.config
-        if not cfg.true_reward and not self.checkpoint.exists():
-            if cfg.explore_steps:
-                self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
-            else:
-                agents.collect(self.agent, self.recorder, self.pretrain_steps)
-                self.pretrain()
+        if not (cfg.true_reward or cfg.explore_steps or self.checkpoint.exists()):
+            agents.collect(self.agent, self.recorder, self.pretrain_steps)
+            self.pretrain()
         if cfg.scale_true_reward and not self.checkpoint.exists():
             agents.collect(self.agent, self.recorder, self.pretrain_steps)  # as the preference run does
             self.rescale_true_reward()
@@ -257,7 +255,7 @@ class PreferenceRun:
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
-                 "next_eval": self.next_eval, "exploring": self.exploring}
+                 "next_eval": self.next_eval}
         reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
