@@ -74,6 +74,7 @@ class RewardEnsemble(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(members, 1, d_out).uniform_(-bound, bound)))
         self.register_buffer("mean", torch.zeros(members))
         self.register_buffer("std", torch.ones(members))
+        self._views = None
 
     @property
     def members(self) -> int:
@@ -103,6 +104,32 @@ class RewardEnsemble(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """r_hat: the members' normalised rewards averaged. (..., D) -> (...)"""
         return self.member_rewards(x).mean(dim=0)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """r_hat of a few rows in numpy, for the agent's reward on every env step: the same
+        function as ``forward`` (float32; equal up to rounding) without torch's per-call cost,
+        which is most of the reward model's share of a run's wall time. (N, D) -> (N,)"""
+        weights, biases, mean, std = self._numpy_views()
+        h = np.asarray(x, dtype=np.float32)
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            h = h @ w + b  # (N, D) @ (M, D, H) -> (M, N, H)
+            if i < len(weights) - 1:
+                h = np.maximum(h, self.slope * h)  # leaky ReLU, slope < 1
+        return ((h[..., 0] - mean[:, None]) / std[:, None]).mean(axis=0)
+
+    def _numpy_views(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+        """numpy arrays sharing memory with the parameters and normalisation: optimiser steps,
+        ``normalise`` and ``load_state_dict`` write in place and show in them. Made on first use
+        and again after ``_apply`` (``.to``, ``.float``, ...), which replaces the tensors."""
+        if self._views is None:
+            n = len(self.weights)
+            arrays = [t.detach().numpy() for t in (*self.weights, *self.biases, self.mean, self.std)]
+            self._views = (arrays[:n], arrays[n:2 * n], arrays[-2], arrays[-1])
+        return self._views
+
+    def _apply(self, fn, *args, **kwargs):
+        self._views = None
+        return super()._apply(fn, *args, **kwargs)
 
     def l2_penalty(self) -> torch.Tensor:
         """Sum of squared weights of each member. -> (M,)"""

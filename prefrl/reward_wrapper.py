@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from prefrl.explore import StateEntropyReward
@@ -50,8 +49,7 @@ class LearnedRewardWrapper(VecEnvWrapper):
             self._last_obs = obs
             return obs, self.explorer(reached).astype(np.float32), dones, infos
         features = reward_features(self._last_obs, self._actions.reshape(self.num_envs, -1), self.obs_dims)
-        with torch.no_grad():
-            r_hat = self.reward_model(torch.as_tensor(features, dtype=torch.float32)).numpy()
+        r_hat = self.reward_model.predict(features)
         self.r_hat_sum += float(r_hat.sum())
         self.r_hat_count += self.num_envs
         self._last_obs = obs

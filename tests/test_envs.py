@@ -106,3 +106,41 @@ def test_a_pole_down_for_one_second_is_set_upright_again(task, steps_per_second)
         assert down < steps_per_second
     assert respawns >= 1
     env.close()
+
+
+@pytest.mark.parametrize("task", ["Reacher", "HopperBackflip"])
+def test_vec_env_without_info_deepcopy_steps_like_sb3s(task):
+    """``agents.InfoDummyVecEnv`` hands out what SB3's DummyVecEnv does, episode ends included,
+    and later steps leave the infos already handed out as they were."""
+    import copy
+
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from prefrl.agents import InfoDummyVecEnv
+
+    make = [lambda: Monitor(gym.make(envs.env_id(task), max_episode_steps=30)) for _ in range(3)]
+    ours, sb3 = InfoDummyVecEnv(make), DummyVecEnv(make)
+    for venv in (ours, sb3):
+        venv.seed(7)
+    np.testing.assert_array_equal(ours.reset(), sb3.reset())
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(70, 3, *ours.action_space.shape))
+    handed_out, ends = [], 0
+    for a in actions:
+        mine, theirs = ours.step(a), sb3.step(a)
+        for x, y in zip(mine[:3], theirs[:3], strict=True):
+            np.testing.assert_array_equal(x, y)
+        for info, ref in zip(mine[3], theirs[3], strict=True):
+            assert info.keys() == ref.keys()
+            for k in ref.keys() - {"episode"}:
+                np.testing.assert_array_equal(info[k], ref[k])
+            if "episode" in ref:  # Monitor's episode summary; "t" is wall-clock time
+                assert (info["episode"]["r"], info["episode"]["l"]) == (ref["episode"]["r"], ref["episode"]["l"])
+            ends += "terminal_observation" in info
+        handed_out.append((mine[3], copy.deepcopy(mine[3])))
+    for infos, then in handed_out:
+        for info, was in zip(infos, then, strict=True):
+            assert info.keys() == was.keys()
+            for k in was:
+                np.testing.assert_array_equal(info[k], was[k])
+    assert ends == 2 * 3  # two episode ends in each env

@@ -127,3 +127,30 @@ def test_normalised_members_have_zero_mean_unit_std_and_npz_round_trip(rng):
     assert torch.allclose(per_member.std(dim=1), torch.ones(3), atol=1e-4)
     again = RewardEnsemble.from_npz(model.to_npz())
     assert torch.equal(again(x), model(x))
+
+
+def test_numpy_predict_follows_the_model_through_fits_normalisation_and_loading(rng):
+    """``predict`` (the per-step numpy path) is ``forward`` at every moment: after optimiser
+    steps, a renormalisation, a loaded state and tensors replaced by a dtype round trip."""
+    model = RewardEnsemble(4, members=3)
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+
+    def same():
+        np.testing.assert_allclose(model.predict(x), model(torch.as_tensor(x)).detach().numpy(), atol=1e-5)
+
+    same()
+    data = PreferenceData.empty(3, 5, 4)
+    left, right = rng.normal(size=(2, 40, 5, 4)).astype(np.float32)
+    data.extend(left, right, (left.sum(axis=(1, 2)) > right.sum(axis=(1, 2))).astype(np.float32), rng)
+    before = model.predict(x)
+    RewardTrainer(model, FitConfig()).fit(data, 20, rng)
+    assert not np.allclose(model.predict(x), before)
+    same()
+    model.normalise(torch.as_tensor(rng.normal(2.0, 3.0, size=(500, 4)), dtype=torch.float32))
+    same()
+    model.load_state_dict(RewardEnsemble(4, members=3).state_dict())
+    same()
+    model.double()  # replaces every tensor ...
+    model.float()
+    model.normalise(torch.as_tensor(rng.normal(-1.0, 0.5, size=(500, 4)), dtype=torch.float32))  # ... then changes them
+    same()
