@@ -16,10 +16,26 @@ def seg(value: float, t: int = 5) -> Segment:
 def test_segment_round_trips_through_sqlite(tmp_path):
     store = LabelStore(tmp_path / "labels.sqlite")
     q = store.add_query(seg(1.0), seg(2.0), env_steps=7, selector="uniform")
-    left = store.segment(q.left_id)
-    np.testing.assert_array_equal(left.obs, seg(1.0).obs)
-    np.testing.assert_array_equal(left.facts["height"], np.arange(5))
-    assert left.env_steps == 7 and store.query(q.id) == q
+    # another connection reads the file; the one that added the segments also keeps them in memory
+    for reader in (LabelStore(tmp_path / "labels.sqlite"), store):
+        left = reader.segment(q.left_id)
+        np.testing.assert_array_equal(left.obs, seg(1.0).obs)
+        np.testing.assert_array_equal(left.facts["height"], np.arange(5))
+        assert left.env_steps == 7 and reader.query(q.id) == q
+    with pytest.raises(KeyError, match="no segment 99"):
+        store.segment(99)
+
+
+def test_recent_segments_in_memory_are_bounded_and_match_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("prefrl.store.RECENT_SEGMENTS", 4)
+    store = LabelStore(tmp_path / "labels.sqlite")
+    queries = [store.add_query(seg(float(i)), seg(-float(i)), 0, "uniform") for i in range(5)]
+    assert len(store._recent) == 4
+    fresh = LabelStore(tmp_path / "labels.sqlite")
+    for q in queries:
+        for sid, value in ((q.left_id, q.id - 1.0), (q.right_id, 1.0 - q.id)):
+            np.testing.assert_array_equal(store.segment(sid).obs, fresh.segment(sid).obs)
+            assert store.segment(sid).obs[0, 0] == value
 
 
 def test_every_label_is_on_disk_when_add_label_returns(tmp_path):
