@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plots.reward_model_accuracy(runs, ns.results / "reward_model_accuracy.png")
     plots.hacking(runs, ns.results / "reward_hacking.png")
     for group, s in summary.items():
-        extra = f", {s['return_vs_true_reward_pct']:.0f}% of true-reward RL" if "return_vs_true_reward_pct" in s else ""
+        pct = s.get("return_vs_true_reward_pct")
+        extra = ("" if pct is None else f", {pct:.0f}% of true-reward RL" if math.isfinite(pct)
+                 else ", no % of true-reward RL: the baseline ended no higher than it started")
         print(f"{group}: {s['final_true_return_mean']:.1f} +- {s['final_true_return_ci95']:.1f} "
               f"(n={len(s['seeds'])}, {s['wall_time_min_mean']:.1f} min){extra}", file=sys.stderr)
     return 0

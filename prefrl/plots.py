@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -70,15 +71,23 @@ def bits_of_feedback(summary: dict, path: Path) -> None:
     0% is the baseline's first evaluation (about the initial policy), 100% its final return."""
     fig, ax = plt.subplots(figsize=(6, 4.2))
     by_line: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    undefined = set()  # tasks whose true-reward baseline learned nothing: no % (results.summarise)
     for group, s in summary.items():
         if "return_vs_true_reward_pct" in s:
+            if not math.isfinite(s["return_vs_true_reward_pct"]):
+                undefined.add(s["env"])
+                continue
             rest = group.split(" labels ", 1)[-1]
             by_line[f"{s['env']} {rest}"].append((s["labels"], s["return_vs_true_reward_pct"]))
     for name, points in sorted(by_line.items()):
         points.sort()
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=name)
     ax.axhline(100, color="black", ls="--", lw=1, label="RL on the true reward")
-    ax.set_xscale("log")
+    if undefined:
+        ax.text(0.02, 0.02, f"not shown, true-reward RL learned nothing: {', '.join(sorted(undefined))}",
+                transform=ax.transAxes, fontsize=8)
+    if by_line:
+        ax.set_xscale("log")
     ax.set(xlabel="labels (bits of feedback)", ylabel="final true return, % of true-reward RL\n(0% = initial policy)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")

@@ -83,7 +83,8 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     evaluation (its policy after one chunk, close to the initial one). ``raw_return_ratio_pct`` is
     the plain 100 * R / R_true. Where a task has both baselines, PPO on the raw and on the
     standardised true reward (``scale_true_reward``), the reference is the one with the higher
-    final return (named in ``true_reward_baseline``), and the % of each is kept too."""
+    final return (named in ``true_reward_baseline``), and the % of each is kept too. Against a
+    baseline whose final return is not above R0 (it learned nothing) the % is nan: undefined."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.summary:
@@ -114,7 +115,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             continue
         # R0: the raw baseline's first evaluation where there is one (both start from the same policy).
         r0 = out[names[0]]["initial_true_return_mean"]
-        pct = {n: 100 * (stats["final_true_return_mean"] - r0) / (out[n]["final_true_return_mean"] - r0) for n in names}
+        # a baseline that ended no higher than it started has no gain to take a share of: nan
+        pct = {n: 100 * (stats["final_true_return_mean"] - r0) / gain if (gain := out[n]["final_true_return_mean"] - r0) > 0
+               else math.nan for n in names}
         best = max(names, key=lambda n: out[n]["final_true_return_mean"])
         stats["true_reward_baseline"] = best
         stats["return_vs_true_reward_pct"] = pct[best]

@@ -5,7 +5,7 @@ import pytest
 
 import tests.toy_env  # noqa: F401
 from experiments import plot, sweep
-from prefrl import results
+from prefrl import plots, results
 from prefrl.config import ConfigError, RunConfig
 from prefrl.trainer import train
 from tests.test_trainer import TINY
@@ -144,3 +144,19 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     assert pref["return_vs_each_true_reward_pct"] == pytest.approx(each)
     assert pref["return_vs_true_reward_pct"] == pytest.approx(each[reference])
     assert pref["wall_time_vs_true_reward"] == pytest.approx(1.5)  # always against the plain true-reward run
+
+
+def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
+    """Ant's true-reward run ended below its first evaluation: a share of its (negative) gain
+    would read as a percentage of progress that never happened."""
+    def run(final, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": -570.0}]
+        return results.Run("r", RunConfig(env="Ant", **changes).to_dict(), metrics,
+                           {"final_true_return": final, "wall_time": 60.0, "env_steps": 1000})
+
+    summary = results.summarise([run(-687.0), run(-768.0, true_reward=True)])
+    pref = summary["Ant 700 labels disagreement"]
+    assert math.isnan(pref["return_vs_true_reward_pct"])
+    assert pref["raw_return_ratio_pct"] == pytest.approx(100 * 687 / 768)
+    plots.bits_of_feedback(summary, tmp_path / "bits.png")  # drawn, with the task named as not shown
+    assert (tmp_path / "bits.png").stat().st_size > 10_000
