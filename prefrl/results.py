@@ -105,6 +105,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             "final_true_return_std": float(np.std(finals, ddof=1)) if len(finals) > 1 else math.nan,
             "final_true_return_per_seed": finals,
             "wall_time_min_mean": float(np.mean(walls)) / 60,
+            # CPU time (runs made before it was recorded have none): independent of other load
+            **({"cpu_time_min_mean": float(np.mean([r.summary["cpu_time"] for r in members])) / 60}
+               if all("cpu_time" in r.summary for r in members) else {}),
             "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
         }
     for stats in out.values():
@@ -126,4 +129,6 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / out[best]["final_true_return_mean"]
         # the loop's overhead: against PPO on the plain true reward where there is one
         stats["wall_time_vs_true_reward"] = stats["wall_time_min_mean"] / out[names[0]]["wall_time_min_mean"]
+        if "cpu_time_min_mean" in stats and "cpu_time_min_mean" in out[names[0]]:
+            stats["cpu_time_vs_true_reward"] = stats["cpu_time_min_mean"] / out[names[0]]["cpu_time_min_mean"]
     return out

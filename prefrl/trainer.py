@@ -78,7 +78,10 @@ class PreferenceRun:
         if not config.true_reward and self.agent.num_timesteps < config.explore_steps:
             # a new run, or one killed while exploring: its reference states start afresh
             self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
-        self.start_time = time.time() - (self.checkpoint.state()["wall_time"] if self.checkpoint.exists() else 0.0)
+        resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
+        self.start_time = time.time() - resumed.get("wall_time", 0.0)
+        # CPU time of this process (one torch thread): the loop's cost whatever else the machine runs
+        self.start_cpu = time.process_time() - resumed.get("cpu_time", 0.0)
 
     def new_agent(self, venv):
         """The agent of a new run, learning on ``venv``; a task with its own settings overrides this."""
@@ -255,6 +258,7 @@ class PreferenceRun:
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
+                 "cpu_time": time.process_time() - self.start_cpu,
                  "next_eval": self.next_eval}
         reward_model = None
         if not self.config.true_reward:
@@ -279,6 +283,7 @@ class PreferenceRun:
             "explore_env_steps": cfg.explore_steps,
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
+            "cpu_time": time.process_time() - self.start_cpu,
             "final_true_return": mean,
             "final_true_return_std": std,
             "final_eval_episodes": cfg.final_eval_episodes,

@@ -132,7 +132,7 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     def run(final, first_eval=-100.0, wall=60.0, **changes):
         metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
         return results.Run("r", RunConfig(**changes).to_dict(), metrics, {"final_true_return": final, "wall_time": wall,
-                                                                  "env_steps": 1000})
+                                                                  "cpu_time": wall / 2, "env_steps": 1000})
 
     summary = results.summarise([run(100.0, wall=90.0), run(200.0, true_reward=True),
                                  run(scaled_final, first_eval=-50.0, wall=180.0, true_reward=True,
@@ -144,6 +144,7 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     assert pref["return_vs_each_true_reward_pct"] == pytest.approx(each)
     assert pref["return_vs_true_reward_pct"] == pytest.approx(each[reference])
     assert pref["wall_time_vs_true_reward"] == pytest.approx(1.5)  # always against the plain true-reward run
+    assert pref["cpu_time_vs_true_reward"] == pytest.approx(1.5) and pref["cpu_time_min_mean"] == pytest.approx(0.75)
 
 
 def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
@@ -158,5 +159,6 @@ def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
     pref = summary["Ant 700 labels disagreement"]
     assert math.isnan(pref["return_vs_true_reward_pct"])
     assert pref["raw_return_ratio_pct"] == pytest.approx(100 * 687 / 768)
+    assert "cpu_time_min_mean" not in pref  # runs made before CPU time was recorded
     plots.bits_of_feedback(summary, tmp_path / "bits.png")  # drawn, with the task named as not shown
     assert (tmp_path / "bits.png").stat().st_size > 10_000

@@ -144,9 +144,12 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_every_label(tmp_path):
 
     before = [(lab.id, lab.query_id, lab.choice) for lab in LabelStore(tmp_path / "run/labels.sqlite").labels()]
     assert 6 <= len(before) < 24
+    spent = json.loads((tmp_path / "run/checkpoint/state.json").read_text())
     resumed = PreferenceRun(config, tmp_path / "run")
     assert resumed.agent.num_timesteps == 2048 and len(resumed.data) == len(before)
     summary = resumed.run()
+    # wall and CPU time go on from what the killed process had spent
+    assert summary["wall_time"] > spent["wall_time"] > 0 and summary["cpu_time"] > spent["cpu_time"] > 0
     after = [(lab.id, lab.query_id, lab.choice) for lab in LabelStore(tmp_path / "run/labels.sqlite").labels()]
     assert after[: len(before)] == before and summary["labels"] == 24 and summary["env_steps"] == 4096
     steps = [json.loads(line)["env_steps"] for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
