@@ -64,6 +64,15 @@ def reward_obs(env_name: str) -> tuple[int, ...] | None:
     return None if dims is None else tuple(int(d) for d in dims)
 
 
+def reward_input_dim(env_name: str) -> int:
+    """Inputs of a task's reward model: the observation entries it reads and the action."""
+    env = gym.make(envs.env_id(env_name))
+    dims = reward_obs(env_name)
+    n = (env.observation_space.shape[0] if dims is None else len(dims)) + int(np.prod(env.action_space.shape))
+    env.close()
+    return n
+
+
 DEFAULT_SEGMENT_SECONDS = 1.5
 """Segment length of tasks that are not paper tasks (the backflip, the grasp), in simulated seconds."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prefrl.queries import ENSEMBLE_SELECTORS, SELECTORS, pretrain_labels
@@ -49,6 +50,10 @@ class RunConfig:
                                 "agent learns a state-entropy reward (prefrl.explore) instead of r_hat; the "
                                 "pretraining labels are then asked on the exploring policy's clips and the label "
                                 "schedule runs over the steps left. 0: off, the paper's method")
+    reward_model: str = arg("", "a finished run's reward_model.npz: the agent learns that r_hat, frozen (no labels "
+                                "asked, never refitted; renormalised on recent behaviour after each chunk as usual). "
+                                "Separates learning r_hat from RL on it, e.g. PPO from scratch on a run's final r_hat. "
+                                "'': learn r_hat from labels")
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
     n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
@@ -112,7 +117,16 @@ class RunConfig:
         if self.explore_steps >= self.steps:
             raise ConfigError(f"--explore-steps {self.explore_steps} leaves no steps to learn from labels in "
                               f"--steps {self.steps}: make it smaller")
-        if not self.true_reward and pre < MIN_PRETRAIN_LABELS:
+        if self.reward_model:
+            for flag, clash in (("--true-reward", self.true_reward), ("--explore-steps", self.explore_steps),
+                                ("--offline", self.offline), ("--normalise labelled", self.normalise == "labelled"),
+                                ("--teacher human", self.teacher == "human")):
+                if clash:
+                    raise ConfigError(f"--reward-model gives a frozen r_hat and asks no labels; drop {flag}")
+            if not Path(self.reward_model).is_file():
+                raise ConfigError(f"--reward-model {self.reward_model}: no such file; give a finished run's "
+                                  "reward_model.npz")
+        elif not self.true_reward and pre < MIN_PRETRAIN_LABELS:
             need = math.ceil(MIN_PRETRAIN_LABELS / self.pretrain_share)
             raise ConfigError(
                 f"label budget {self.labels} gives {pre} pretraining labels; the reward model needs "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from prefrl import agents, run_dir
-from prefrl.config import RunConfig
+from prefrl.config import ConfigError, RunConfig
 from prefrl.explore import StateEntropyReward
 from prefrl.queries import labels_due, select_pairs
 from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
@@ -46,7 +46,9 @@ class PreferenceRun:
                  on_metrics: Callable[[dict[str, Any]], None] | None = None):
         torch.set_num_threads(1)
         torch.manual_seed(config.seed)
-        self.config, self.path = config, run_dir.prepare(path, config)
+        self.config = config
+        given = self.given_reward_model() if config.reward_model else None  # checked before the run dir is made
+        self.path = run_dir.prepare(path, config)
         self.rng = np.random.default_rng(config.seed)
         self.on_metrics = on_metrics or (lambda m: None)
         self.metrics = run_dir.MetricsLog(self.path / "metrics.jsonl")
@@ -63,9 +65,9 @@ class PreferenceRun:
             self.reward_obs = agents.reward_obs(config.env)
             obs_dim = self.recorder.observation_space.shape[0] if self.reward_obs is None else len(self.reward_obs)
             act_dim = int(np.prod(self.recorder.action_space.shape))
-            self.reward_model = RewardEnsemble(obs_dim + act_dim, config.members)
+            self.reward_model = given if given is not None else RewardEnsemble(obs_dim + act_dim, config.members)
             self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2))
-            self.data = PreferenceData.empty(config.members, self.segment_steps, obs_dim + act_dim)
+            self.data = PreferenceData.empty(self.reward_model.members, self.segment_steps, obs_dim + act_dim)
             self._seen_label_ids: set[int] = set()
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
         elif config.scale_true_reward:
@@ -82,6 +84,18 @@ class PreferenceRun:
         self.start_time = time.time() - resumed.get("wall_time", 0.0)
         # CPU time of this process (one torch thread): the loop's cost whatever else the machine runs
         self.start_cpu = time.process_time() - resumed.get("cpu_time", 0.0)
+
+    def given_reward_model(self) -> RewardEnsemble:
+        """``reward_model``: a finished run's ensemble, to be learned frozen."""
+        in_dim = agents.reward_input_dim(self.config.env)
+        try:
+            model = RewardEnsemble.from_npz(Path(self.config.reward_model).read_bytes())
+        except (OSError, ValueError, KeyError) as e:
+            raise ConfigError(f"--reward-model {self.config.reward_model} is not a reward_model.npz ({e})") from e
+        if model.in_dim != in_dim:
+            raise ConfigError(f"--reward-model {self.config.reward_model} reads {model.in_dim} inputs; {self.config.env}'s "
+                              f"reward model reads {in_dim}: give one from a run of this task")
+        return model
 
     def new_agent(self, venv):
         """The agent of a new run, learning on ``venv``; a task with its own settings overrides this."""
@@ -121,6 +135,8 @@ class PreferenceRun:
             if self.exploring and steps >= cfg.explore_steps:
                 self.reward_wrapper.explorer = None
                 metrics |= self.pretrain()
+            elif cfg.reward_model:
+                self.renormalise()  # frozen r_hat: only its normalisation follows the behaviour
             elif not (cfg.true_reward or cfg.offline or self.exploring):
                 metrics |= self.ask(self.labels_due(steps))
                 metrics |= self.fit(cfg.fit_steps)
@@ -154,7 +170,11 @@ class PreferenceRun:
         return labels_due(max(0, steps - start), cfg.steps - start, cfg.labels, cfg.pretrain_share)
 
     def pretrain(self) -> dict[str, float]:
-        """The pretraining share of the labels, on the clips recorded so far, then the first fit."""
+        """The pretraining share of the labels, on the clips recorded so far, then the first fit
+        (with a given, frozen ``reward_model``: its first normalisation only)."""
+        if self.config.reward_model:
+            self.renormalise()
+            return {}
         pretrain = self.labels_due(self.config.explore_steps)
         self.ask(pretrain)
         self.wait_for_labels(pretrain)
@@ -210,12 +230,16 @@ class PreferenceRun:
         """Train r_hat on every label so far; renormalise it on recent behaviour or, with
         ``normalise="labelled"``, on every step of the labelled segments."""
         metrics = self.reward_trainer.fit(self.data, steps, self.rng)
+        self.renormalise()
+        return metrics
+
+    def renormalise(self) -> None:
+        """r_hat to mean 0, std 1 on recent behaviour or on the labelled segments (``normalise``)."""
         if self.config.normalise == "labelled":
             rows = torch.cat([self.data.left, self.data.right]).reshape(-1, self.reward_model.in_dim).numpy()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
         self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)))
-        return metrics
 
     def normalisation_sample(self, rows: np.ndarray) -> np.ndarray:
         """At most NORMALISE_ROWS of ``rows``, drawn without replacement."""

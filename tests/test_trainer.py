@@ -323,3 +323,35 @@ def test_a_run_killed_while_exploring_resumes_exploring(tmp_path):
 def test_bad_explore_steps_are_refused(change, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig(**{**TINY, "explore_steps": 2048, **change})
+
+
+def test_a_given_reward_model_is_learned_frozen(tmp_path):
+    """``--reward-model``: PPO on a finished run's r_hat, no labels asked, its weights never refitted
+    (only its normalisation follows the behaviour), and it still learns the toy task."""
+    train(RunConfig(**TINY), tmp_path / "teacher")
+    given = str(tmp_path / "teacher/reward_model.npz")
+    summary = train(RunConfig(**{**TINY, "reward_model": given}), tmp_path / "frozen")
+    assert summary["labels"] == 0
+    from prefrl.store import LabelStore
+
+    assert LabelStore(tmp_path / "frozen/labels.sqlite").queries() == []
+    before, after = (RewardEnsemble.from_npz((tmp_path / p).read_bytes()).state_dict()
+                     for p in ("teacher/reward_model.npz", "frozen/reward_model.npz"))
+    for k in before:
+        if k not in ("mean", "std"):
+            assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(before["mean"], after["mean"])  # renormalised on its own behaviour
+    metrics = [json.loads(line) for line in (tmp_path / "frozen/metrics.jsonl").read_text().splitlines()]
+    assert all(m["labels"] == 0 and "rm/agreement" in m and "rm/train_loss" not in m for m in metrics)
+    assert summary["final_true_return"] > 0.8 * json.loads((tmp_path / "teacher/summary.json").read_text())[
+        "final_true_return"]
+
+
+def test_a_given_reward_model_that_does_not_fit_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "other.npz").write_bytes(RewardEnsemble(7, 3).to_npz())  # ToyLine's reads 2 + 1
+    for path, message in ((tmp_path / "missing.npz", "no such file"), (tmp_path / "other.npz", "reads 7 inputs")):
+        with pytest.raises(ConfigError, match=message):
+            PreferenceRun(RunConfig(**{**TINY, "reward_model": str(path)}), tmp_path / "run")
+        assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="drop --true-reward"):
+        RunConfig(**{**TINY, "reward_model": str(tmp_path / "other.npz"), "true_reward": True})
