@@ -120,7 +120,8 @@ class RewardEnsemble(nn.Module):
     def _numpy_views(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
         """numpy arrays sharing memory with the parameters and normalisation: optimiser steps,
         ``normalise`` and ``load_state_dict`` write in place and show in them. Made on first use
-        and again after ``_apply`` (``.to``, ``.float``, ...), which replaces the tensors."""
+        and again after ``_apply`` (``.to``, ``.float``, ...), which replaces the tensors. A parameter
+        replaced by assignment would not be seen; nothing here does that."""
         if self._views is None:
             n = len(self.weights)
             arrays = [t.detach().numpy() for t in (*self.weights, *self.biases, self.mean, self.std)]
