@@ -21,8 +21,9 @@ A2C_KWARGS = {"n_steps": 8, "gamma": 0.995, "gae_lambda": 0.97}
 class InfoDummyVecEnv(DummyVecEnv):
     """SB3's DummyVecEnv without its per-step ``deepcopy`` of the info dicts, which here (each
     holds the simulator state and a dozen reward parts and facts) costs about 6% of a run. The
-    envs build a fresh info dict, and fresh arrays, on every step (``envs.paper_tasks``), so a
-    shallow copy of each dict hands out nothing the VecEnv writes to later."""
+    envs build a fresh info dict, and fresh arrays, on every step (``envs.paper_tasks``); one
+    shallow copy per step, kept in ``buf_infos`` and handed out, is replaced on the next step,
+    so nothing handed out is written to later."""
 
     def step_wait(self):
         for i, env in enumerate(self.envs):
@@ -33,8 +34,7 @@ class InfoDummyVecEnv(DummyVecEnv):
                 info["terminal_observation"] = obs
                 obs, self.reset_infos[i] = env.reset()
             self._save_obs(i, obs)
-        return (self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones),
-                [dict(info) for info in self.buf_infos])
+        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
 
 
 def make_vec_env(env_name: str, n_envs: int, seed: int) -> VecEnv:

@@ -63,11 +63,10 @@ class PreferenceRun:
             self.store = LabelStore(self.path / "labels.sqlite")
             self.teacher = teacher or make_oracle_teacher(config, np.random.default_rng([config.seed, 1]))
             self.reward_obs = agents.reward_obs(config.env)
-            obs_dim = self.recorder.observation_space.shape[0] if self.reward_obs is None else len(self.reward_obs)
-            act_dim = int(np.prod(self.recorder.action_space.shape))
-            self.reward_model = given if given is not None else RewardEnsemble(obs_dim + act_dim, config.members)
+            self.reward_model = (given if given is not None
+                                 else RewardEnsemble(agents.reward_input_dim(config.env), config.members))
             self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2))
-            self.data = PreferenceData.empty(self.reward_model.members, self.segment_steps, obs_dim + act_dim)
+            self.data = PreferenceData.empty(self.reward_model.members, self.segment_steps, self.reward_model.in_dim)
             self._seen_label_ids: set[int] = set()
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
         elif config.scale_true_reward:
