@@ -44,6 +44,10 @@ class RunConfig:
     segment_seconds: float = arg(0.0, "segment length in seconds of simulated time; 0: the task's default "
                                       "(paper tasks: the paper's 15-60 steps; others: 1.5 s)")
     pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
+    label_horizon: float = arg(2e6, "labelling rate after pretraining: proportional to h / (T + h), T = env steps "
+                                    "so far (the paper's MuJoCo h = 2e6; Atari 5e6); a smaller h asks more of the "
+                                    "budget early, e.g. 5e4 reaches half of the post-pretraining labels by ~180k of "
+                                    "1M steps instead of ~450k")
     pretrain_steps: int = arg(16_384, "env steps of the initial policy recorded for the first queries "
                               "(rounded up to whole episodes)")
     explore_steps: int = arg(0, "unsupervised exploration first (PEBBLE, Lee et al. 2021): env steps in which the "
@@ -79,7 +83,7 @@ class RunConfig:
     def __post_init__(self):
         from envs import task_names
 
-        positive = ("labels", "steps", "pretrain_steps", "oversample", "n_envs", "chunk_steps", "members", "eval_every",
+        positive = ("labels", "steps", "label_horizon", "pretrain_steps", "oversample", "n_envs", "chunk_steps", "members", "eval_every",
                     "eval_episodes", "final_eval_episodes")
         for name in positive:
             if getattr(self, name) <= 0:

@@ -166,7 +166,7 @@ class PreferenceRun:
     def labels_due(self, steps: int) -> int:
         """Labels due by ``steps``: the schedule runs over the steps after exploration."""
         cfg, start = self.config, self.config.explore_steps
-        return labels_due(max(0, steps - start), cfg.steps - start, cfg.labels, cfg.pretrain_share)
+        return labels_due(max(0, steps - start), cfg.steps - start, cfg.labels, cfg.pretrain_share, cfg.label_horizon)
 
     def pretrain(self) -> dict[str, float]:
         """The pretraining share of the labels, on the clips recorded so far, then the first fit

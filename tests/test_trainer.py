@@ -179,6 +179,24 @@ def test_offline_ablation_asks_every_label_before_rl_and_never_refits(tmp_path):
     assert len(run.snapshots) == 1  # one fit, before RL
 
 
+@pytest.mark.parametrize("horizon", [2e6, 100.0])
+def test_the_label_horizon_sets_how_early_the_labels_are_asked(tmp_path, horizon):
+    from prefrl.queries import labels_due
+    from prefrl.store import LabelStore
+
+    summary = train(RunConfig(**{**TINY, "label_horizon": horizon}), tmp_path / "run")
+    asked_at = [q.env_steps for q in LabelStore(tmp_path / "run/labels.sqlite").queries()]
+    first_chunk = sum(s <= TINY["chunk_steps"] for s in asked_at)
+    assert first_chunk == labels_due(TINY["chunk_steps"], TINY["steps"], 24, 0.25, horizon)
+    assert first_chunk == {2e6: 15, 100.0: 20}[horizon]  # 6 pretraining labels + 9 or 14 of 18
+    assert summary["labels"] == len(asked_at) == 24
+
+
+def test_a_label_horizon_that_is_not_positive_is_refused():
+    with pytest.raises(ConfigError, match="--label-horizon must be positive"):
+        RunConfig(**{**TINY, "label_horizon": 0.0})
+
+
 def test_single_model_cannot_use_ensemble_disagreement():
     with pytest.raises(ConfigError, match="needs an ensemble"):
         RunConfig(**{**TINY, "members": 1})
