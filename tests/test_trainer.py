@@ -192,9 +192,12 @@ def test_the_label_horizon_sets_how_early_the_labels_are_asked(tmp_path, horizon
     assert summary["labels"] == len(asked_at) == 24
 
 
-def test_a_label_horizon_that_is_not_positive_is_refused():
-    with pytest.raises(ConfigError, match="--label-horizon must be positive"):
-        RunConfig(**{**TINY, "label_horizon": 0.0})
+@pytest.mark.parametrize("horizon, message", [(0.0, "must be positive"), (-5.0, "must be positive"),
+                                              (float("inf"), "must be a finite number"),
+                                              (float("nan"), "must be a finite number")])
+def test_a_label_horizon_that_is_not_a_positive_number_is_refused(horizon, message):
+    with pytest.raises(ConfigError, match=f"--label-horizon {message}"):
+        RunConfig(**{**TINY, "label_horizon": horizon})
 
 
 def test_single_model_cannot_use_ensemble_disagreement():
