@@ -83,8 +83,8 @@ class RunConfig:
     def __post_init__(self):
         from envs import task_names
 
-        positive = ("labels", "steps", "label_horizon", "pretrain_steps", "oversample", "n_envs", "chunk_steps", "members", "eval_every",
-                    "eval_episodes", "final_eval_episodes")
+        positive = ("labels", "steps", "label_horizon", "pretrain_steps", "oversample", "n_envs", "chunk_steps",
+                    "members", "eval_every", "eval_episodes", "final_eval_episodes")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
