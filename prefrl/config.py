@@ -11,6 +11,7 @@ from prefrl.queries import ENSEMBLE_SELECTORS, SELECTORS, pretrain_labels
 
 ALGOS = ("ppo", "a2c")
 NORMALISE = ("recent", "labelled")
+INPUT_NORMS = ("none", "labelled")
 TEACHERS = ("oracle", "human")
 MIN_PRETRAIN_LABELS = 4
 
@@ -68,6 +69,10 @@ class RunConfig:
                                    "latest steps of behaviour, as the paper) or labelled (every step of the "
                                    "segments labelled so far: a reference that drifts slowly, so the agent's "
                                    "reward keeps rising as it improves)")
+    input_norm: str = arg("none", "reward-model inputs: none (raw observations and actions, as the paper) or "
+                                  "labelled (each feature standardised on the segments labelled so far, "
+                                  "updated at each fit without changing r_hat, so the fit and its l2 treat "
+                                  "small-spread features such as a torso's height like large ones)")
     fit_steps_initial: int = arg(500, "reward-model minibatch steps after pretraining labels")
     fit_steps: int = arg(30, "reward-model minibatch steps after each chunk")
     eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
@@ -96,7 +101,7 @@ class RunConfig:
         if self.env not in task_names():
             raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(task_names())}")
         for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS),
-                              ("normalise", NORMALISE)):
+                              ("normalise", NORMALISE), ("input_norm", INPUT_NORMS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
         if self.members == 1 and self.selector in ENSEMBLE_SELECTORS:

@@ -4,7 +4,10 @@ As in the paper (§2.2.3, App. A): 3 members, 2 hidden layers of 64 units with l
 (0.01); each member trained on its own bootstrap sample, with 1/e of the labels held out for
 its validation; l2 strength adapted to keep validation loss between 1.1x and 1.5x training
 loss; a 10% chance of a uniformly random answer in the Bradley-Terry likelihood; each member
-normalised to mean 0, std 1 on recent behaviour, then averaged.
+normalised to mean 0, std 1 on recent behaviour, then averaged. Optionally (not in the paper)
+the inputs are standardised too (``standardise_inputs``), so that the l2 penalty and the
+optimiser treat a feature with a small spread, such as the Hopper's torso height, like one with
+a large spread, such as its joint velocities.
 
 The members are stacked into batched weight tensors, so one forward pass evaluates them all.
 """
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 VAL_FRACTION = 1 / math.e
+INPUT_STD_FLOOR = 1e-2  # smallest input std used when standardising inputs (constant features)
 L2_BAND = (1.1, 1.5)  # wanted range of validation loss / training loss
 
 
@@ -74,6 +78,8 @@ class RewardEnsemble(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(members, 1, d_out).uniform_(-bound, bound)))
         self.register_buffer("mean", torch.zeros(members))
         self.register_buffer("std", torch.ones(members))
+        self.register_buffer("in_mean", torch.zeros(in_dim))
+        self.register_buffer("in_std", torch.ones(in_dim))
         self._views = None
 
     @property
@@ -86,6 +92,7 @@ class RewardEnsemble(nn.Module):
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """Unnormalised reward of each member. x: (M, N, D) or (N, D) -> (M, N)"""
+        x = (x - self.in_mean) / self.in_std
         if x.dim() == 2:
             x = x.expand(self.members, *x.shape)
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
@@ -109,23 +116,25 @@ class RewardEnsemble(nn.Module):
         """r_hat of a few rows in numpy, for the agent's reward on every env step: the same
         function as ``forward`` (float32; equal up to rounding) without torch's per-call cost,
         which is most of the reward model's share of a run's wall time. (N, D) -> (N,)"""
-        weights, biases, mean, std = self._numpy_views()
-        h = np.asarray(x, dtype=np.float32)
+        weights, biases, mean, std, in_mean, in_std = self._numpy_views()
+        h = (np.asarray(x, dtype=np.float32) - in_mean) / in_std
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             h = h @ w + b  # (N, D) @ (M, D, H) -> (M, N, H)
             if i < len(weights) - 1:
                 h = np.maximum(h, self.slope * h)  # leaky ReLU, slope < 1
         return ((h[..., 0] - mean[:, None]) / std[:, None]).mean(axis=0)
 
-    def _numpy_views(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    def _numpy_views(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, np.ndarray,
+                                    np.ndarray]:
         """numpy arrays sharing memory with the parameters and normalisation: optimiser steps,
         ``normalise`` and ``load_state_dict`` write in place and show in them. Made on first use
         and again after ``_apply`` (``.to``, ``.float``, ...), which replaces the tensors. A parameter
         replaced by assignment would not be seen; nothing here does that."""
         if self._views is None:
             n = len(self.weights)
-            arrays = [t.detach().numpy() for t in (*self.weights, *self.biases, self.mean, self.std)]
-            self._views = (arrays[:n], arrays[n:2 * n], arrays[-2], arrays[-1])
+            arrays = [t.detach().numpy() for t in (*self.weights, *self.biases, self.mean, self.std,
+                                                   self.in_mean, self.in_std)]
+            self._views = (arrays[:n], arrays[n:2 * n], *arrays[2 * n:])
         return self._views
 
     def _apply(self, fn, *args, **kwargs):
@@ -142,6 +151,22 @@ class RewardEnsemble(nn.Module):
         r = self.raw(x)
         self.mean.copy_(r.mean(dim=1))
         self.std.copy_(r.std(dim=1).clamp_min(1e-6))
+
+    @torch.no_grad()
+    def standardise_inputs(self, x: torch.Tensor, keep_function: bool = True) -> None:
+        """Set the input standardisation (mean, std per feature; std at least INPUT_STD_FLOOR)
+        from a sample of inputs x: (N, D). With ``keep_function`` the first layer is rescaled so
+        every member computes the same reward as before, for any input: only how the fit sees
+        the features (gradient scale, l2) changes, and the agent's reward does not jump. Without
+        it (an untrained model) the first layer keeps its initialisation, now in standard units."""
+        new_mean, new_std = x.mean(dim=0), x.std(dim=0).nan_to_num(0.0).clamp_min(INPUT_STD_FLOOR)
+        if keep_function:
+            w, b = self.weights[0], self.biases[0]  # (M, D, H), (M, 1, H)
+            shift = (new_mean - self.in_mean) / self.in_std  # old standard units
+            b.add_(torch.einsum("d,mdh->mh", shift, w)[:, None, :])
+            w.mul_((new_std / self.in_std)[None, :, None])
+        self.in_mean.copy_(new_mean)
+        self.in_std.copy_(new_std)
 
     @torch.no_grad()
     def pair_logits(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -164,8 +189,12 @@ class RewardEnsemble(nn.Module):
         with np.load(io.BytesIO(data)) as z:
             state = {k: torch.as_tensor(z[k]) for k in z.files}
         m, d_in, _ = state["weights.0"].shape
-        hidden = tuple(state[f"weights.{i}"].shape[2] for i in range(len(state) // 2 - 2))
+        layers = sum(k.startswith("weights.") for k in state)
+        hidden = tuple(state[f"weights.{i}"].shape[2] for i in range(layers - 1))
         model = cls(d_in, m, hidden, slope)
+        # saved before inputs could be standardised: raw inputs
+        state.setdefault("in_mean", torch.zeros(d_in))
+        state.setdefault("in_std", torch.ones(d_in))
         model.load_state_dict(state)
         return model
 

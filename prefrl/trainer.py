@@ -68,6 +68,7 @@ class PreferenceRun:
             self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2))
             self.data = PreferenceData.empty(self.reward_model.members, self.segment_steps, self.reward_model.in_dim)
             self._seen_label_ids: set[int] = set()
+            self._fitted = False  # whether r_hat has been fitted (input standardisation keeps it then)
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
         elif config.scale_true_reward:
             venv = self.reward_scaler = ScaledTrueRewardWrapper(self.recorder)
@@ -109,6 +110,7 @@ class PreferenceRun:
             saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
             self.reward_model.load_state_dict(saved.state_dict())
             self.reward_trainer.l2 = torch.as_tensor(self.checkpoint.state()["l2"])
+            self._fitted = True
             self.ingest()
         self.metrics.truncate(agent.num_timesteps)
         return agent
@@ -227,15 +229,24 @@ class PreferenceRun:
 
     def fit(self, steps: int) -> dict[str, float]:
         """Train r_hat on every label so far; renormalise it on recent behaviour or, with
-        ``normalise="labelled"``, on every step of the labelled segments."""
+        ``normalise="labelled"``, on every step of the labelled segments. With
+        ``input_norm="labelled"`` its inputs are first standardised on the labelled segments."""
+        if self.config.input_norm == "labelled" and len(self.data):
+            self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.labelled_rows())),
+                                                 keep_function=self._fitted)
         metrics = self.reward_trainer.fit(self.data, steps, self.rng)
+        self._fitted = True
         self.renormalise()
         return metrics
+
+    def labelled_rows(self) -> np.ndarray:
+        """Every step of the labelled segments, as reward-model inputs. (N, in_dim)"""
+        return torch.cat([self.data.left, self.data.right]).reshape(-1, self.reward_model.in_dim).numpy()
 
     def renormalise(self) -> None:
         """r_hat to mean 0, std 1 on recent behaviour or on the labelled segments (``normalise``)."""
         if self.config.normalise == "labelled":
-            rows = torch.cat([self.data.left, self.data.right]).reshape(-1, self.reward_model.in_dim).numpy()
+            rows = self.labelled_rows()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
         self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)))

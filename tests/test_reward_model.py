@@ -1,3 +1,4 @@
+import io
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import torch
 from scipy.stats import spearmanr
 
 from prefrl.reward_model import (
+    INPUT_STD_FLOOR,
     FitConfig,
     PreferenceData,
     RewardEnsemble,
@@ -154,3 +156,41 @@ def test_numpy_predict_follows_the_model_through_fits_normalisation_and_loading(
     model.float()
     model.normalise(torch.as_tensor(rng.normal(-1.0, 0.5, size=(500, 4)), dtype=torch.float32))  # ... then changes them
     same()
+
+
+def test_standardising_inputs_keeps_each_members_reward_and_survives_saving(rng):
+    """With ``keep_function`` the first layer absorbs the new input scale: r_hat is the same
+    function (no jump in the agent's reward); without it (an untrained model) the same weights
+    now read standard units. A constant feature gets the floor std, not a division by zero."""
+    torch.manual_seed(0)
+    model = RewardEnsemble(4, members=3)
+    scale, shift = np.array([0.05, 1.0, 8.0, 0.0]), np.array([1.2, 0.0, -3.0, 5.0])
+    x = torch.as_tensor(rng.normal(size=(600, 4)) * scale + shift, dtype=torch.float32)
+    before = model.member_rewards(x).detach().clone()
+    model.standardise_inputs(x)
+    np.testing.assert_allclose(model.in_mean.numpy(), x.mean(dim=0).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(model.in_std.numpy(), np.maximum(x.std(dim=0).numpy(), INPUT_STD_FLOOR), rtol=1e-6)
+    assert model.in_std[3] == INPUT_STD_FLOOR
+    torch.testing.assert_close(model.member_rewards(x), before, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(model.predict(x.numpy()), before.mean(dim=0).numpy(), atol=1e-4)
+    again = RewardEnsemble.from_npz(model.to_npz())
+    assert torch.equal(again(x), model(x)) and torch.equal(again.in_std, model.in_std)
+
+    fresh = RewardEnsemble(4, members=3)
+    weights = fresh.weights[0].detach().clone()
+    fresh.standardise_inputs(x, keep_function=False)
+    assert torch.equal(fresh.weights[0], weights)
+    standard = (x - fresh.in_mean) / fresh.in_std
+    raw_inputs = RewardEnsemble(4, members=3)
+    raw_inputs.load_state_dict({**fresh.state_dict(), "in_mean": torch.zeros(4), "in_std": torch.ones(4)})
+    torch.testing.assert_close(fresh.raw(x), raw_inputs.raw(standard))
+
+
+def test_a_reward_model_saved_before_input_standardisation_loads_with_raw_inputs(rng):
+    model = RewardEnsemble(4, members=3)
+    buf = io.BytesIO()
+    np.savez(buf, **{k: v.detach().numpy() for k, v in model.state_dict().items() if not k.startswith("in_")})
+    old = RewardEnsemble.from_npz(buf.getvalue())
+    x = torch.as_tensor(rng.normal(size=(10, 4)), dtype=torch.float32)
+    assert torch.equal(old.in_mean, torch.zeros(4)) and torch.equal(old.in_std, torch.ones(4))
+    assert torch.equal(old(x), model(x))

@@ -376,3 +376,25 @@ def test_a_given_reward_model_that_does_not_fit_is_refused_before_anything_is_wr
         assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="drop --true-reward"):
         RunConfig(**{**TINY, "reward_model": str(tmp_path / "other.npz"), "true_reward": True})
+
+
+@pytest.mark.parametrize("input_norm", ["none", "labelled"])
+def test_reward_model_inputs_are_standardised_on_the_labelled_segments_when_asked(tmp_path, input_norm):
+    from prefrl.store import LabelStore
+
+    run = PreferenceRun(RunConfig(**{**TINY, "labels": 60, "fit_steps_initial": 300, "input_norm": input_norm}),
+                        tmp_path / "run")
+    run.run()
+    metrics = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["rm/agreement"] > 0.9
+    store = LabelStore(tmp_path / "run/labels.sqlite")
+    rows = np.concatenate([store.segment(i).features(None) for q, _ in store.training_labels()
+                           for i in (q.left_id, q.right_id)])
+    model = RewardEnsemble.from_npz((tmp_path / "run/reward_model.npz").read_bytes())
+    if input_norm == "labelled":
+        np.testing.assert_allclose(model.in_mean.numpy(), rows.mean(axis=0), atol=1e-4)
+        np.testing.assert_allclose(model.in_std.numpy(), rows.std(axis=0, ddof=1), rtol=1e-3)
+    else:
+        assert torch.equal(model.in_mean, torch.zeros(3)) and torch.equal(model.in_std, torch.ones(3))
+    with pytest.raises(ConfigError, match="unknown input_norm 'raw'; known: none, labelled"):
+        RunConfig(**{**TINY, "input_norm": "raw"})

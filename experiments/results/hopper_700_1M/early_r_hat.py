@@ -37,6 +37,9 @@ parser.add_argument("--policies", nargs="+", type=Path, default=[
     HERE / "runs/Hopper_700_disagreement_perfect_s3"])
 parser.add_argument("--labels", default="175,350,700", help="first n labels to fit on, comma-separated")
 parser.add_argument("--fits", type=int, default=2, help="independent fits per n")
+parser.add_argument("--input-norm", choices=["none", "labelled"], default="none",
+                    help="labelled: standardise the reward model's inputs on the labelled segments before fitting "
+                         "(the runs' --overrides input_norm=labelled)")
 ns = parser.parse_args()
 torch.set_num_threads(1)
 
@@ -87,12 +90,16 @@ for n in (int(x) for x in ns.labels.split(",")):
         model = RewardEnsemble(left.shape[-1])
         data = PreferenceData.empty(model.members, left.shape[1], left.shape[-1])
         data.extend(left, right, targets, rng)
+        if ns.input_norm == "labelled":
+            model.standardise_inputs(torch.cat([data.left, data.right]).reshape(-1, left.shape[-1]),
+                                     keep_function=False)
         RewardTrainer(model, FitConfig()).fit(data, 500, rng)
         model.normalise(torch.as_tensor(everything))
         r_hat = {k: float(model.predict(r["x"]).sum()) for k, r in rollouts.items()}
         fits.append({"labels": n, "fit": fit, "r_hat_return": r_hat, "top_gap_share": top_gap_share(r_hat)})
 print(json.dumps({
     "run": str(ns.run),
+    "input_norm": ns.input_norm,
     "policies": {k: {key: v for key, v in r.items() if key != "x"} for k, r in rollouts.items()},
     "true_top_gap_share": top_gap_share(truth),
     "fits": fits,
