@@ -24,7 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 VAL_FRACTION = 1 / math.e
-INPUT_STD_FLOOR = 1e-2  # smallest input std used when standardising inputs (constant features)
+INPUT_STD_FLOOR = 0.1
+"""Smallest std an input is divided by when inputs are standardised: a feature that barely varies
+in the labelled data (e.g. a floor contact not yet seen) is magnified at most 10x, so when it
+does change later r_hat does not swing on weights that were never fitted."""
 L2_BAND = (1.1, 1.5)  # wanted range of validation loss / training loss
 
 
