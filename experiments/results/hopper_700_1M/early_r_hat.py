@@ -1,6 +1,7 @@
 """How a Hopper preference run's reward model, fitted on only its first n labels, ranks a few policies.
 
-    python experiments/results/hopper_700_1M/early_r_hat.py [--labels 175,350,700] [--fits 2]
+    python experiments/results/hopper_700_1M/early_r_hat.py [--labels 175,350,700] [--fits 2] > early_r_hat.json
+    python experiments/results/hopper_700_1M/early_r_hat.py --input-norm labelled > early_r_hat_inputnorm.json
 
 Needs the run's ``labels.sqlite`` (not committed, 22 MB: re-run seed 3 with the README's sweep
 command to regenerate it). Refits a fresh ensemble on the first n training labels (the paper's
