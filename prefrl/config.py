@@ -131,7 +131,9 @@ class RunConfig:
         if self.reward_model:
             for flag, clash in (("--true-reward", self.true_reward), ("--explore-steps", self.explore_steps),
                                 ("--offline", self.offline), ("--normalise labelled", self.normalise == "labelled"),
-                                ("--teacher human", self.teacher == "human")):
+                                ("--teacher human", self.teacher == "human"),
+                                ("--input-norm labelled (the given model keeps its own input scaling)",
+                                 self.input_norm != "none")):
                 if clash:
                     raise ConfigError(f"--reward-model gives a frozen r_hat and asks no labels; drop {flag}")
             if not Path(self.reward_model).is_file():

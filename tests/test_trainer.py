@@ -398,3 +398,5 @@ def test_reward_model_inputs_are_standardised_on_the_labelled_segments_when_aske
         assert torch.equal(model.in_mean, torch.zeros(3)) and torch.equal(model.in_std, torch.ones(3))
     with pytest.raises(ConfigError, match="unknown input_norm 'raw'; known: none, labelled"):
         RunConfig(**{**TINY, "input_norm": "raw"})
+    with pytest.raises(ConfigError, match="drop --input-norm labelled"):
+        RunConfig(**{**TINY, "input_norm": "labelled", "reward_model": str(tmp_path / "run/reward_model.npz")})
