@@ -232,21 +232,17 @@ class PreferenceRun:
         ``normalise="labelled"``, on every step of the labelled segments. With
         ``input_norm="labelled"`` its inputs are first standardised on the labelled segments."""
         if self.config.input_norm == "labelled" and len(self.data):
-            self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.labelled_rows())),
+            self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.data.steps().numpy())),
                                                  keep_function=self._fitted)
         metrics = self.reward_trainer.fit(self.data, steps, self.rng)
         self._fitted = True
         self.renormalise()
         return metrics
 
-    def labelled_rows(self) -> np.ndarray:
-        """Every step of the labelled segments, as reward-model inputs. (N, in_dim)"""
-        return torch.cat([self.data.left, self.data.right]).reshape(-1, self.reward_model.in_dim).numpy()
-
     def renormalise(self) -> None:
         """r_hat to mean 0, std 1 on recent behaviour or on the labelled segments (``normalise``)."""
         if self.config.normalise == "labelled":
-            rows = self.labelled_rows()
+            rows = self.data.steps().numpy()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
         self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)))

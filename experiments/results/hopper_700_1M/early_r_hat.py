@@ -92,8 +92,7 @@ for n in (int(x) for x in ns.labels.split(",")):
         data = PreferenceData.empty(model.members, left.shape[1], left.shape[-1])
         data.extend(left, right, targets, rng)
         if ns.input_norm == "labelled":
-            model.standardise_inputs(torch.cat([data.left, data.right]).reshape(-1, left.shape[-1]),
-                                     keep_function=False)
+            model.standardise_inputs(data.steps(), keep_function=False)
         RewardTrainer(model, FitConfig()).fit(data, 500, rng)
         model.normalise(torch.as_tensor(everything))
         r_hat = {k: float(model.predict(r["x"]).sum()) for k, r in rollouts.items()}
