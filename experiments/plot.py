@@ -40,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         pct = s.get("return_vs_true_reward_pct")
         extra = ("" if pct is None else f", {pct:.0f}% of true-reward RL" if math.isfinite(pct)
                  else ", no % of true-reward RL: the baseline ended no higher than it started")
+        if "cpu_overhead_from_parts" in s:
+            extra += f", preference loop {100 * s['preference_loop_cpu_share_mean']:.0f}% of the CPU time"
         print(f"{group}: {s['final_true_return_mean']:.1f} +- {s['final_true_return_ci95']:.1f} "
               f"(n={len(s['seeds'])}, {s['wall_time_min_mean']:.1f} min){extra}", file=sys.stderr)
     return 0

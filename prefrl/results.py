@@ -110,6 +110,12 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
                if all("cpu_time" in r.summary for r in members) else {}),
             "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
         }
+        shares = [r.summary.get("preference_loop_cpu_share") for r in members]
+        if all(share is not None for share in shares):
+            # the run's own CPU split (``PreferenceRun.cpu_breakdown``): the loop's parts over the
+            # whole, and the overhead they make over the same RL without them, whatever the machine
+            out[group]["preference_loop_cpu_share_mean"] = float(np.mean(shares))
+            out[group]["cpu_overhead_from_parts"] = float(np.mean([1 / (1 - share) for share in shares]))
     for stats in out.values():
         if stats["true_reward"]:
             continue

@@ -10,6 +10,7 @@ the state each step reaches.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ class LearnedRewardWrapper(VecEnvWrapper):
         self.r_hat_sum = 0.0
         self.r_hat_count = 0
         self.explorer: StateEntropyReward | None = None
+        self.cpu_time = 0.0  # CPU seconds spent computing the agent's reward (the trainer reports it)
 
     def reset(self):
         self._last_obs = self.venv.reset()
@@ -43,17 +45,20 @@ class LearnedRewardWrapper(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         for info, r in zip(infos, true_rewards, strict=True):
             info["true_reward"] = float(r)
+        start = time.process_time()
         if self.explorer is not None:
             reached = np.stack([info.get("terminal_observation", o) if d else o
                                 for o, d, info in zip(obs, dones, infos, strict=True)])
-            self._last_obs = obs
-            return obs, self.explorer(reached).astype(np.float32), dones, infos
-        features = reward_features(self._last_obs, self._actions.reshape(self.num_envs, -1), self.obs_dims)
-        r_hat = self.reward_model.predict(features)
-        self.r_hat_sum += float(r_hat.sum())
-        self.r_hat_count += self.num_envs
+            rewards = self.explorer(reached).astype(np.float32)
+        else:
+            features = reward_features(self._last_obs, self._actions.reshape(self.num_envs, -1), self.obs_dims)
+            r_hat = self.reward_model.predict(features)
+            self.r_hat_sum += float(r_hat.sum())
+            self.r_hat_count += self.num_envs
+            rewards = r_hat.astype(np.float32)
         self._last_obs = obs
-        return obs, r_hat.astype(np.float32), dones, infos
+        self.cpu_time += time.process_time() - start
+        return obs, rewards, dones, infos
 
     def pop_mean_r_hat(self) -> float:
         """Mean r_hat handed out since the last call (nan if none was)."""

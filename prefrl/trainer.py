@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,27 @@ NORMALISE_ROWS = 20_000  # recent steps used to normalise r_hat
 
 
 LABEL_POLL_SECONDS = 1.0  # how often to look for a person's labels while waiting
+# Parts of a run's CPU time that only the preference loop spends (a true-reward run spends none):
+# r_hat on every env step, choosing and asking queries, fitting r_hat, the agreement metric and the
+# rollouts recorded for the pretraining labels.
+PREFERENCE_PARTS = ("reward_per_step", "queries", "fit", "agreement", "pretrain_rollouts")
+
+
+class CpuClock:
+    """CPU seconds of this process spent in named parts of a run: ``with clock("fit"): ...``.
+
+    Process time, not wall time, so that what else the machine runs does not count."""
+
+    def __init__(self, parts: dict[str, float] | None = None):
+        self.parts: dict[str, float] = dict(parts or {})
+
+    @contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            self.parts[part] = self.parts.get(part, 0.0) + time.process_time() - start
 
 
 def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
@@ -84,6 +106,9 @@ class PreferenceRun:
         self.start_time = time.time() - resumed.get("wall_time", 0.0)
         # CPU time of this process (one torch thread): the loop's cost whatever else the machine runs
         self.start_cpu = time.process_time() - resumed.get("cpu_time", 0.0)
+        self.clock = CpuClock(resumed.get("cpu_parts"))
+        if not config.true_reward:
+            self.reward_wrapper.cpu_time = self.clock.parts.pop("reward_per_step", 0.0)
 
     def given_reward_model(self) -> RewardEnsemble:
         """``reward_model``: a finished run's ensemble, to be learned frozen."""
@@ -118,12 +143,16 @@ class PreferenceRun:
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
         cfg = self.config
+        clock = self.clock
         if not (cfg.true_reward or cfg.explore_steps or self.checkpoint.exists()):
-            agents.collect(self.agent, self.recorder, self.pretrain_steps)
+            with clock("pretrain_rollouts"):
+                agents.collect(self.agent, self.recorder, self.pretrain_steps)
             self.pretrain()
         if cfg.scale_true_reward and not self.checkpoint.exists():
-            agents.collect(self.agent, self.recorder, self.pretrain_steps)  # as the preference run does
-            self.rescale_true_reward()
+            with clock("pretrain_rollouts"):
+                agents.collect(self.agent, self.recorder, self.pretrain_steps)  # as the preference run does
+            with clock("rescale_true_reward"):
+                self.rescale_true_reward()
         # Evaluate after the first chunk, then every eval_every steps; a resumed run keeps that grid.
         resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
         self.next_eval = resumed.get("next_eval", self.agent.num_timesteps)
@@ -137,20 +166,25 @@ class PreferenceRun:
                 self.reward_wrapper.explorer = None
                 metrics |= self.pretrain()
             elif cfg.reward_model:
-                self.renormalise()  # frozen r_hat: only its normalisation follows the behaviour
+                with clock("fit"):
+                    self.renormalise()  # frozen r_hat: only its normalisation follows the behaviour
             elif not (cfg.true_reward or cfg.offline or self.exploring):
                 metrics |= self.ask(self.labels_due(steps))
                 metrics |= self.fit(cfg.fit_steps)
             if not (cfg.true_reward or self.exploring):
-                metrics["rm/agreement"] = self.agreement()
+                with clock("agreement"):
+                    metrics["rm/agreement"] = self.agreement()
             if cfg.scale_true_reward:
-                self.rescale_true_reward()
+                with clock("rescale_true_reward"):
+                    self.rescale_true_reward()
             if steps >= self.next_eval or steps >= cfg.steps:
-                mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
+                with clock("evaluation"):
+                    mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
                 metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
                 self.next_eval = steps + cfg.eval_every
             self.log(metrics)
-            self.save_checkpoint()
+            with clock("checkpoint"):
+                self.save_checkpoint()
         return self.finish()
 
     def features(self, segments: list[Segment]) -> np.ndarray:
@@ -183,6 +217,10 @@ class PreferenceRun:
 
     def ask(self, due: int) -> dict[str, float]:
         """Ask the teacher for the queries due; ingest the labels that have arrived."""
+        with self.clock("queries"):
+            return self._ask(due)
+
+    def _ask(self, due: int) -> dict[str, float]:
         asked = sum(q.gold is None for q in self.store.queries())  # gold queries are extra
         n = due - asked
         if n > 0:
@@ -231,6 +269,10 @@ class PreferenceRun:
         """Train r_hat on every label so far; renormalise it on recent behaviour or, with
         ``normalise="labelled"``, on every step of the labelled segments. With
         ``input_norm="labelled"`` its inputs are first standardised on the labelled segments."""
+        with self.clock("fit"):
+            return self._fit(steps)
+
+    def _fit(self, steps: int) -> dict[str, float]:
         if self.config.input_norm == "labelled" and len(self.data):
             self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.data.steps().numpy())),
                                                  keep_function=self._fitted)
@@ -288,7 +330,7 @@ class PreferenceRun:
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
-                 "cpu_time": time.process_time() - self.start_cpu,
+                 "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.cpu_parts(),
                  "next_eval": self.next_eval}
         reward_model = None
         if not self.config.true_reward:
@@ -298,10 +340,30 @@ class PreferenceRun:
             state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
         self.checkpoint.save(self.agent, reward_model, state)
 
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds so far per part of the loop (``CpuClock``), r_hat per env step included."""
+        parts = dict(self.clock.parts)
+        if not self.config.true_reward:
+            parts["reward_per_step"] = self.reward_wrapper.cpu_time
+        return parts
+
+    def cpu_breakdown(self, cpu_time: float) -> dict[str, Any]:
+        """Where the CPU time went; ``rl_and_env`` (PPO and the simulator) is the rest. The
+        preference loop's share is that of ``PREFERENCE_PARTS``: the run's own measure of its
+        overhead, comparable across machines (evaluation and checkpoints are not in it)."""
+        parts = self.cpu_parts()
+        parts["rl_and_env"] = max(0.0, cpu_time - sum(parts.values()))
+        out: dict[str, Any] = {"cpu_time_parts": {k: round(v, 3) for k, v in sorted(parts.items())}}
+        if not self.config.true_reward:
+            out["preference_loop_cpu_share"] = sum(parts.get(k, 0.0) for k in PREFERENCE_PARTS) / max(cpu_time, 1e-9)
+        return out
+
     def finish(self) -> dict[str, Any]:
         cfg = self.config
-        mean, std = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
+        with self.clock("evaluation"):
+            mean, std = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
         self.agent.save(self.path / "policy.zip")
+        cpu_time = time.process_time() - self.start_cpu
         summary = {
             "env": cfg.env,
             "true_reward": cfg.true_reward,
@@ -313,7 +375,8 @@ class PreferenceRun:
             "explore_env_steps": cfg.explore_steps,
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
-            "cpu_time": time.process_time() - self.start_cpu,
+            "cpu_time": cpu_time,
+            **self.cpu_breakdown(cpu_time),
             "final_true_return": mean,
             "final_true_return_std": std,
             "final_eval_episodes": cfg.final_eval_episodes,

@@ -130,12 +130,14 @@ def test_grid_can_add_the_baseline_on_the_standardised_true_reward():
 
 @pytest.mark.parametrize("scaled_final, reference", [(300.0, "Hopper true reward scaled"), (150.0, "Hopper true reward")])
 def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(scaled_final, reference):
-    def run(final, first_eval=-100.0, wall=60.0, **changes):
+    def run(final, first_eval=-100.0, wall=60.0, share=None, **changes):
         metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
-        return results.Run("r", RunConfig(**changes).to_dict(), metrics, {"final_true_return": final, "wall_time": wall,
-                                                                  "cpu_time": wall / 2, "env_steps": 1000})
+        return results.Run("r", RunConfig(**changes).to_dict(), metrics, {
+            "final_true_return": final, "wall_time": wall, "cpu_time": wall / 2, "env_steps": 1000,
+            **({} if share is None else {"preference_loop_cpu_share": share})})
 
-    summary = results.summarise([run(100.0, wall=90.0), run(200.0, true_reward=True),
+    summary = results.summarise([run(100.0, wall=90.0, share=0.2), run(100.0, wall=90.0, share=0.5, seed=1),
+                                 run(200.0, true_reward=True),
                                  run(scaled_final, first_eval=-50.0, wall=180.0, true_reward=True,
                                      scale_true_reward=True)])
     assert set(summary) == {"Hopper 700 labels disagreement", "Hopper true reward", "Hopper true reward scaled"}
@@ -146,6 +148,10 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     assert pref["return_vs_true_reward_pct"] == pytest.approx(each[reference])
     assert pref["wall_time_vs_true_reward"] == pytest.approx(1.5)  # always against the plain true-reward run
     assert pref["cpu_time_vs_true_reward"] == pytest.approx(1.5) and pref["cpu_time_min_mean"] == pytest.approx(0.75)
+    # the runs' own CPU split: mean share, and the overhead over the same RL without the loop
+    assert pref["preference_loop_cpu_share_mean"] == pytest.approx(0.35)
+    assert pref["cpu_overhead_from_parts"] == pytest.approx((1 / 0.8 + 1 / 0.5) / 2)
+    assert "cpu_overhead_from_parts" not in summary["Hopper true reward"]
 
 
 def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
@@ -160,6 +166,6 @@ def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
     pref = summary["Ant 700 labels disagreement"]
     assert math.isnan(pref["return_vs_true_reward_pct"])
     assert pref["raw_return_ratio_pct"] == pytest.approx(100 * 687 / 768)
-    assert "cpu_time_min_mean" not in pref  # runs made before CPU time was recorded
+    assert "cpu_time_min_mean" not in pref and "cpu_overhead_from_parts" not in pref  # runs made before either was recorded
     plots.bits_of_feedback(summary, tmp_path / "bits.png")  # drawn, with the task named as not shown
     assert (tmp_path / "bits.png").stat().st_size > 10_000

@@ -10,7 +10,7 @@ import torch
 import tests.toy_env  # noqa: F401  (registers prefrl/ToyLine-v0, prefrl/ToyLineTrap-v0)
 from prefrl.config import ConfigError, RunConfig
 from prefrl.reward_model import RewardEnsemble
-from prefrl.trainer import PreferenceRun, train
+from prefrl.trainer import PREFERENCE_PARTS, PreferenceRun, train
 
 TINY = dict(env="ToyLine", labels=24, steps=4096, n_envs=4, chunk_steps=2048, pretrain_steps=640,
             fit_steps_initial=50, fit_steps=20, eval_every=4096, eval_episodes=2, final_eval_episodes=2)
@@ -102,6 +102,23 @@ def test_true_reward_baseline_runs_through_the_same_path(tmp_path):
     assert not (tmp_path / "true/labels.sqlite").exists()
 
 
+def test_a_run_reports_where_its_cpu_time_went(tmp_path):
+    """summary.json splits the CPU time into the parts of the loop; the preference loop's own parts
+    (``PREFERENCE_PARTS``) give its overhead, and a true-reward run has none of them."""
+    light = train(RunConfig(**TINY), tmp_path / "light")
+    parts = light["cpu_time_parts"]
+    assert set(PREFERENCE_PARTS) <= set(parts) and all(parts[k] > 0 for k in PREFERENCE_PARTS)
+    assert abs(sum(parts.values()) - light["cpu_time"]) < 0.05 and parts["rl_and_env"] > 0
+    own = sum(parts[k] for k in PREFERENCE_PARTS) / light["cpu_time"]
+    assert light["preference_loop_cpu_share"] == pytest.approx(own, abs=5e-3) and 0 < own < 1
+    # ten times the fitting shows up in the fit part
+    heavy = train(RunConfig(**{**TINY, "fit_steps": 400, "fit_steps_initial": 1000}), tmp_path / "heavy")
+    assert heavy["cpu_time_parts"]["fit"] > 3 * parts["fit"]
+    true = train(RunConfig(**{**TINY, "true_reward": True}), tmp_path / "true")
+    assert not set(PREFERENCE_PARTS) & set(true["cpu_time_parts"]) and "preference_loop_cpu_share" not in true
+    assert {"evaluation", "checkpoint", "rl_and_env"} <= set(true["cpu_time_parts"])
+
+
 def test_a_run_dir_with_another_config_is_refused_and_left_alone(tmp_path):
     train(RunConfig(**{**TINY, "steps": 2048}), tmp_path / "run")
     before = {p: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
@@ -150,6 +167,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_every_label(tmp_path):
     summary = resumed.run()
     # wall and CPU time go on from what the killed process had spent
     assert summary["wall_time"] > spent["wall_time"] > 0 and summary["cpu_time"] > spent["cpu_time"] > 0
+    assert all(summary["cpu_time_parts"][k] >= round(v, 3) for k, v in spent["cpu_parts"].items())
+    assert summary["cpu_time_parts"]["reward_per_step"] > spent["cpu_parts"]["reward_per_step"] > 0
     after = [(lab.id, lab.query_id, lab.choice) for lab in LabelStore(tmp_path / "run/labels.sqlite").labels()]
     assert after[: len(before)] == before and summary["labels"] == 24 and summary["env_steps"] == 4096
     steps = [json.loads(line)["env_steps"] for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
