@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import platform
+import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +69,46 @@ def prepare(path: Path, config: RunConfig) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     cfg_file.write_text(json.dumps(wanted, indent=2) + "\n")
     return path
+
+
+PROVENANCE_PACKAGES = ("numpy", "torch", "mujoco", "gymnasium", "stable-baselines3")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    """The commit of this checkout, with ``+dirty`` if tracked files differ from it (None outside git)."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def provenance() -> dict[str, Any]:
+    """What made a run, for summary.json: the code's commit, the packages and the machine. Runs of
+    one seed and config agree step for step only on the same code, packages and CPU: elsewhere the
+    floating-point order changes, and PPO's trajectories part ways within a few chunks."""
+    versions = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"git_commit": _git_commit(), "python": platform.python_version(), "packages": versions,
+            "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform()}
 
 
 class MetricsLog:

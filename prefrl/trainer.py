@@ -380,6 +380,7 @@ class PreferenceRun:
             "final_true_return": mean,
             "final_true_return_std": std,
             "final_eval_episodes": cfg.final_eval_episodes,
+            "provenance": run_dir.provenance(),
         }
         if not cfg.true_reward:
             (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())

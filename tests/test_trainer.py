@@ -102,6 +102,20 @@ def test_true_reward_baseline_runs_through_the_same_path(tmp_path):
     assert not (tmp_path / "true/labels.sqlite").exists()
 
 
+def test_the_summary_says_what_code_packages_and_machine_made_the_run(tmp_path):
+    import importlib.metadata
+    import re
+
+    summary = train(RunConfig(**{**TINY, "true_reward": True, "steps": 2048}), tmp_path / "run")
+    made = json.loads((tmp_path / "run/summary.json").read_text())["provenance"]
+    assert made == summary["provenance"]
+    assert made["packages"]["torch"] == importlib.metadata.version("torch") == torch.__version__
+    assert made["packages"]["stable-baselines3"] == importlib.metadata.version("stable-baselines3")
+    assert made["cpu"] and made["cpu_count"] >= 1 and made["python"].count(".") == 2
+    # in a git checkout (CI clones one) the commit, marked when tracked files were changed
+    assert made["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", made["git_commit"])
+
+
 def test_a_run_reports_where_its_cpu_time_went(tmp_path):
     """summary.json splits the CPU time into the parts of the loop; the preference loop's own parts
     (``PREFERENCE_PARTS``) give its overhead, and a true-reward run has none of them."""
