@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from prefrl.explore import StateEntropyReward
 from prefrl.reward_model import RewardEnsemble
+from prefrl.run_dir import CpuClock
 from prefrl.segments import reward_features
 
 
@@ -31,7 +32,7 @@ class LearnedRewardWrapper(VecEnvWrapper):
         self.r_hat_sum = 0.0
         self.r_hat_count = 0
         self.explorer: StateEntropyReward | None = None
-        self.cpu_time = 0.0  # CPU seconds spent computing the agent's reward (the trainer reports it)
+        self.clock = CpuClock()  # CPU time computing the agent's reward; the trainer hands in its run's clock
 
     def reset(self):
         self._last_obs = self.venv.reset()
@@ -57,7 +58,7 @@ class LearnedRewardWrapper(VecEnvWrapper):
             self.r_hat_count += self.num_envs
             rewards = r_hat.astype(np.float32)
         self._last_obs = obs
-        self.cpu_time += time.process_time() - start
+        self.clock.add("reward_per_step", time.process_time() - start)
         return obs, rewards, dones, infos
 
     def pop_mean_r_hat(self) -> float:

@@ -1,4 +1,5 @@
-"""The run directory: config.json, metrics.jsonl, labels.sqlite, TensorBoard logs, final models."""
+"""The run directory: config.json, metrics.jsonl, the checkpoint, what made the run (provenance) and
+where its CPU time went; labels.sqlite, TensorBoard logs and final models are written beside them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -132,3 +137,54 @@ class MetricsLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+class Checkpoint:
+    """The latest chunk's policy, reward model and state, replaced atomically (write, then rename)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.policy, self.reward_model = path / "policy.zip", path / "reward_model.npz"
+
+    def exists(self) -> bool:
+        return (self.path / "state.json").exists()
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.path / "state.json").read_text())
+
+    def save(self, agent, reward_model: bytes | None, state: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        agent.save(tmp / "policy.zip")
+        if reward_model is not None:
+            (tmp / "reward_model.npz").write_bytes(reward_model)
+        (tmp / "state.json").write_text(json.dumps(state))
+        old = self.path.with_name(self.path.name + ".old")
+        if self.path.exists():
+            self.path.rename(old)
+        tmp.rename(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class CpuClock:
+    """CPU seconds of this process spent in named parts of a run: ``with clock("fit"): ...``.
+
+    Process time, not wall time, so that what else the machine runs does not count."""
+
+    def __init__(self, parts: dict[str, float] | None = None):
+        self.parts: dict[str, float] = dict(parts or {})
+
+    @contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            self.add(part, time.process_time() - start)
+
+    def add(self, part: str, seconds: float) -> None:
+        self.parts[part] = self.parts.get(part, 0.0) + seconds

@@ -11,10 +11,8 @@ read only by the synthetic oracle (through recorded segments) and by evaluation.
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from prefrl.explore import StateEntropyReward
 from prefrl.queries import labels_due, select_pairs
 from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
 from prefrl.reward_wrapper import LearnedRewardWrapper, ScaledTrueRewardWrapper
+from prefrl.run_dir import Checkpoint, CpuClock
 from prefrl.segments import Segment, SegmentRecorder, sample_segments
 from prefrl.store import LabelStore
 from prefrl.teachers import OracleTeacher, Teacher
@@ -40,23 +39,6 @@ LABEL_POLL_SECONDS = 1.0  # how often to look for a person's labels while waitin
 # r_hat on every env step, choosing and asking queries, fitting r_hat, the agreement metric and the
 # rollouts recorded for the pretraining labels.
 PREFERENCE_PARTS = ("reward_per_step", "queries", "fit", "agreement", "pretrain_rollouts")
-
-
-class CpuClock:
-    """CPU seconds of this process spent in named parts of a run: ``with clock("fit"): ...``.
-
-    Process time, not wall time, so that what else the machine runs does not count."""
-
-    def __init__(self, parts: dict[str, float] | None = None):
-        self.parts: dict[str, float] = dict(parts or {})
-
-    @contextmanager
-    def __call__(self, part: str) -> Iterator[None]:
-        start = time.process_time()
-        try:
-            yield
-        finally:
-            self.parts[part] = self.parts.get(part, 0.0) + time.process_time() - start
 
 
 def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
@@ -108,7 +90,7 @@ class PreferenceRun:
         self.start_cpu = time.process_time() - resumed.get("cpu_time", 0.0)
         self.clock = CpuClock(resumed.get("cpu_parts"))
         if not config.true_reward:
-            self.reward_wrapper.cpu_time = self.clock.parts.pop("reward_per_step", 0.0)
+            self.reward_wrapper.clock = self.clock  # r_hat per env step, as "reward_per_step"
 
     def given_reward_model(self) -> RewardEnsemble:
         """``reward_model``: a finished run's ensemble, to be learned frozen."""
@@ -330,7 +312,7 @@ class PreferenceRun:
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
-                 "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.cpu_parts(),
+                 "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.clock.parts,
                  "next_eval": self.next_eval}
         reward_model = None
         if not self.config.true_reward:
@@ -340,18 +322,11 @@ class PreferenceRun:
             state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
         self.checkpoint.save(self.agent, reward_model, state)
 
-    def cpu_parts(self) -> dict[str, float]:
-        """CPU seconds so far per part of the loop (``CpuClock``), r_hat per env step included."""
-        parts = dict(self.clock.parts)
-        if not self.config.true_reward:
-            parts["reward_per_step"] = self.reward_wrapper.cpu_time
-        return parts
-
     def cpu_breakdown(self, cpu_time: float) -> dict[str, Any]:
         """Where the CPU time went; ``rl_and_env`` (PPO and the simulator) is the rest. The
         preference loop's share is that of ``PREFERENCE_PARTS``: the run's own measure of its
         overhead, comparable across machines (evaluation and checkpoints are not in it)."""
-        parts = self.cpu_parts()
+        parts = dict(self.clock.parts)
         parts["rl_and_env"] = max(0.0, cpu_time - sum(parts.values()))
         out: dict[str, Any] = {"cpu_time_parts": {k: round(v, 3) for k, v in sorted(parts.items())}}
         if not self.config.true_reward:
@@ -393,37 +368,6 @@ class PreferenceRun:
         self.recorder.close()
         if not self.config.true_reward:
             self.store.close()
-
-
-class Checkpoint:
-    """The latest chunk's policy, reward model and state, replaced atomically (write, then rename)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.policy, self.reward_model = path / "policy.zip", path / "reward_model.npz"
-
-    def exists(self) -> bool:
-        return (self.path / "state.json").exists()
-
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.path / "state.json").read_text())
-
-    def save(self, agent, reward_model: bytes | None, state: dict[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        agent.save(tmp / "policy.zip")
-        if reward_model is not None:
-            (tmp / "reward_model.npz").write_bytes(reward_model)
-        (tmp / "state.json").write_text(json.dumps(state))
-        old = self.path.with_name(self.path.name + ".old")
-        if self.path.exists():
-            self.path.rename(old)
-        tmp.rename(self.path)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def train(config: RunConfig, path: Path, **kwargs) -> dict[str, Any]:
