@@ -59,6 +59,12 @@ class RunConfig:
                                 "asked, never refitted; renormalised on recent behaviour after each chunk as usual). "
                                 "Separates learning r_hat from RL on it, e.g. PPO from scratch on a run's final r_hat. "
                                 "'': learn r_hat from labels")
+    rune_beta: float = arg(0.0, "exploration bonus from the reward model's uncertainty (RUNE, Liang et al. 2022): the "
+                                "agent's reward is r_hat + w * (std over the ensemble's members of their normalised "
+                                "rewards), w = rune_beta at the first labels, halving every --rune-half-life env "
+                                "steps; pulls the agent toward states its reward model has not learned to judge. "
+                                "0: off, the paper's method")
+    rune_half_life: int = arg(250_000, "env steps over which the RUNE bonus weight halves")
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
     n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
@@ -89,13 +95,13 @@ class RunConfig:
         from envs import task_names
 
         positive = ("labels", "steps", "label_horizon", "pretrain_steps", "oversample", "n_envs", "chunk_steps",
-                    "members", "eval_every", "eval_episodes", "final_eval_episodes")
+                    "members", "rune_half_life", "eval_every", "eval_episodes", "final_eval_episodes")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if not math.isfinite(self.label_horizon):
             raise ConfigError(f"--label-horizon must be a finite number of env steps, got {self.label_horizon}")
-        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps"):
+        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps", "rune_beta"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.env not in task_names():
@@ -107,6 +113,9 @@ class RunConfig:
         if self.members == 1 and self.selector in ENSEMBLE_SELECTORS:
             raise ConfigError(f"--selector {self.selector} needs an ensemble; with --members 1 use uniform, "
                               "entropy or kcenter")
+        if self.rune_beta and (self.members == 1 or self.true_reward):
+            raise ConfigError("--rune-beta adds the reward ensemble's disagreement to r_hat: it needs --members 2 or "
+                              "more and no --true-reward; drop one of them")
         from synthetic_oracle import SCORES
 
         if self.oracle_score not in SCORES:

@@ -119,13 +119,17 @@ class RewardEnsemble(nn.Module):
         """r_hat of a few rows in numpy, for the agent's reward on every env step: the same
         function as ``forward`` (float32; equal up to rounding) without torch's per-call cost,
         which is most of the reward model's share of a run's wall time. (N, D) -> (N,)"""
+        return self.predict_members(x).mean(axis=0)
+
+    def predict_members(self, x: np.ndarray) -> np.ndarray:
+        """Each member's normalised reward, in numpy (as ``member_rewards``). (N, D) -> (M, N)"""
         weights, biases, mean, std, in_mean, in_std = self._numpy_views()
         h = (np.asarray(x, dtype=np.float32) - in_mean) / in_std
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             h = h @ w + b  # (N, D) @ (M, D, H) -> (M, N, H)
             if i < len(weights) - 1:
                 h = np.maximum(h, self.slope * h)  # leaky ReLU, slope < 1
-        return ((h[..., 0] - mean[:, None]) / std[:, None]).mean(axis=0)
+        return (h[..., 0] - mean[:, None]) / std[:, None]
 
     def _numpy_views(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, np.ndarray,
                                     np.ndarray]:

@@ -5,7 +5,9 @@ the agent's reward is the reward model's r_hat(o, a) for the observation the act
 taken in (its entries ``obs_dims``, all with None; see ``prefrl.agents.reward_obs``). The model
 can be swapped or refitted between steps. While ``explorer`` is set (unsupervised exploration
 before the first labels, ``prefrl.explore``) the agent's reward is instead that intrinsic reward of
-the state each step reaches.
+the state each step reaches. With ``bonus`` > 0 (RUNE, ``RunConfig.rune_beta``) the agent's reward
+adds ``bonus`` times the spread of the ensemble members' rewards: exploration toward what the
+reward model is unsure of.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class LearnedRewardWrapper(VecEnvWrapper):
         self.r_hat_sum = 0.0
         self.r_hat_count = 0
         self.explorer: StateEntropyReward | None = None
+        self.bonus = 0.0  # weight of the members' disagreement added to r_hat (the trainer sets it per chunk)
+        self.bonus_sum = 0.0
         self.clock = CpuClock()  # CPU time computing the agent's reward; the trainer hands in its run's clock
 
     def reset(self):
@@ -53,19 +57,25 @@ class LearnedRewardWrapper(VecEnvWrapper):
             rewards = self.explorer(reached).astype(np.float32)
         else:
             features = reward_features(self._last_obs, self._actions.reshape(self.num_envs, -1), self.obs_dims)
-            r_hat = self.reward_model.predict(features)
+            members = self.reward_model.predict_members(features)
+            r_hat = members.mean(axis=0)
             self.r_hat_sum += float(r_hat.sum())
             self.r_hat_count += self.num_envs
+            if self.bonus:
+                bonus = self.bonus * members.std(axis=0)
+                self.bonus_sum += float(bonus.sum())
+                r_hat = r_hat + bonus
             rewards = r_hat.astype(np.float32)
         self._last_obs = obs
         self.clock.add("reward_per_step", time.process_time() - start)
         return obs, rewards, dones, infos
 
-    def pop_mean_r_hat(self) -> float:
-        """Mean r_hat handed out since the last call (nan if none was)."""
-        mean = self.r_hat_sum / self.r_hat_count if self.r_hat_count else float("nan")
-        self.r_hat_sum, self.r_hat_count = 0.0, 0
-        return mean
+    def pop_means(self) -> tuple[float, float]:
+        """Mean r_hat and mean RUNE bonus handed out per step since the last call (nan if no step was)."""
+        n = self.r_hat_count or float("nan")
+        means = self.r_hat_sum / n, self.bonus_sum / n
+        self.r_hat_sum, self.bonus_sum, self.r_hat_count = 0.0, 0.0, 0
+        return means
 
 
 class ScaledTrueRewardWrapper(VecEnvWrapper):

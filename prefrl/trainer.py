@@ -140,6 +140,8 @@ class PreferenceRun:
         self.next_eval = resumed.get("next_eval", self.agent.num_timesteps)
         while self.agent.num_timesteps < cfg.steps:
             end = cfg.explore_steps if self.exploring else cfg.steps
+            if cfg.rune_beta:
+                self.reward_wrapper.bonus = self.rune_weight(self.agent.num_timesteps)
             self.agent.learn(min(cfg.chunk_steps, end - self.agent.num_timesteps), reset_num_timesteps=False,
                              tb_log_name="tb")
             steps = self.agent.num_timesteps
@@ -180,6 +182,12 @@ class PreferenceRun:
         """In unsupervised exploration (``explore_steps``): no labels yet, the agent learns the
         intrinsic reward."""
         return not self.config.true_reward and self.reward_wrapper.explorer is not None
+
+    def rune_weight(self, steps: int) -> float:
+        """Weight of the RUNE bonus at ``steps``: ``rune_beta``, halving every ``rune_half_life`` steps
+        after exploration."""
+        cfg = self.config
+        return cfg.rune_beta * 0.5 ** (max(0, steps - cfg.explore_steps) / cfg.rune_half_life)
 
     def labels_due(self, steps: int) -> int:
         """Labels due by ``steps``: the schedule runs over the steps after exploration."""
@@ -293,13 +301,18 @@ class PreferenceRun:
     # ------------------------------------------------------------------ bookkeeping
     def log(self, metrics: dict[str, Any]) -> None:
         ep_returns = [ep["r"] for ep in self.agent.ep_info_buffer]  # Monitor: true returns
+        learned = {}
+        if not (self.config.true_reward or self.exploring):
+            mean_r_hat, mean_bonus = self.reward_wrapper.pop_means()
+            learned["train/mean_r_hat"] = mean_r_hat
+            if self.config.rune_beta:
+                learned |= {"train/rune_weight": self.reward_wrapper.bonus, "train/mean_rune_bonus": mean_bonus}
         metrics = {
             "env_steps": self.agent.num_timesteps,
             "labels": 0 if self.config.true_reward else self.store.count_labels(),
             "wall_time": time.time() - self.start_time,
             "train/true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
-            **({} if self.config.true_reward or self.exploring
-               else {"train/mean_r_hat": self.reward_wrapper.pop_mean_r_hat()}),
+            **learned,
             **metrics,
         }
         for k, v in metrics.items():

@@ -139,6 +139,8 @@ def test_numpy_predict_follows_the_model_through_fits_normalisation_and_loading(
 
     def same():
         np.testing.assert_allclose(model.predict(x), model(torch.as_tensor(x)).detach().numpy(), atol=1e-5)
+        np.testing.assert_allclose(model.predict_members(x), model.member_rewards(torch.as_tensor(x)).detach().numpy(),
+                                   atol=1e-5)  # each member, for the RUNE bonus
 
     same()
     data = PreferenceData.empty(3, 5, 4)

@@ -73,6 +73,33 @@ def test_the_agent_only_ever_sees_r_hat(tmp_path):
     assert summary["labels"] == 24
 
 
+def test_the_rune_bonus_adds_the_members_disagreement_to_r_hat_and_halves_on_schedule(tmp_path):
+    """With --rune-beta the agent's reward is r_hat + w * std over the members (ToyLineTrap's
+    ~1e6 true reward still must not leak), w halving every --rune-half-life steps."""
+    config = RunConfig(**{**TINY, "env": "ToyLineTrap", "rune_beta": 0.8, "rune_half_life": 2048})
+    run = RecordingRun(config, tmp_path / "run")
+    run.run()
+    buffer = run.agent.rollout_buffer
+    obs = buffer.observations.reshape(len(buffer.rewards.reshape(-1)), -1)
+    features = np.concatenate([obs[:, [0, 1]], np.clip(buffer.actions.reshape(-1, 1), -1, 1)], 1)
+    with torch.no_grad():
+        members = run.snapshots[-1].member_rewards(torch.as_tensor(features, dtype=torch.float32)).numpy()
+    rewards, last_step = rollout_rewards(buffer)
+    spread = members.std(axis=0)
+    assert spread[~last_step].mean() > 0.01  # the members disagree, so the bonus is not nothing
+    expected = members.mean(axis=0) + 0.4 * spread  # the last chunk started at 2048 steps: 0.8 / 2
+    np.testing.assert_allclose(rewards[~last_step], expected[~last_step], rtol=1e-4, atol=1e-4)
+    metrics = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [m["train/rune_weight"] for m in metrics] == [0.8, 0.4]
+    assert metrics[-1]["train/mean_rune_bonus"] == pytest.approx(0.4 * spread.mean(), rel=0.05)
+    for bad, message in ((dict(rune_beta=-1), "--rune-beta must be >= 0"),
+                         (dict(rune_beta=1, members=1, selector="uniform"), "needs --members 2 or more"),
+                         (dict(rune_beta=1, true_reward=True), "needs --members 2 or more and no --true-reward"),
+                         (dict(rune_half_life=0), "--rune-half-life must be positive")):
+        with pytest.raises(ConfigError, match=message):
+            RunConfig(**{**TINY, **bad})
+
+
 def test_the_reward_model_reads_only_the_observation_entries_its_task_allows(tmp_path):
     """ToyLineExtraObs gives the policy a third entry its reward model must not read (reward_obs)."""
     run = RecordingRun(RunConfig(**{**TINY, "env": "ToyLineExtraObs", "steps": 2048}), tmp_path / "run")
