@@ -27,24 +27,18 @@ from prefrl import agents, cli, run_dir  # noqa: E402
 from prefrl.config import ConfigError  # noqa: E402
 
 
-def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
+def rollout(env_name: str, policy_run: Path, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                               dict[str, list[float]]]:
+    """``episodes`` episodes of ``policy_run``'s policy (stochastic actions) on task ``env_name``:
+    (observations, actions, true rewards, the true reward's parts ``info["reward_*"]`` per step)."""
     import gymnasium as gym
-    import torch
     from stable_baselines3 import A2C, PPO
 
     import envs
-    from prefrl.reward_model import RewardEnsemble
-    from prefrl.segments import reward_features
 
-    config = run_dir.load_config(run)
-    for path in (run / "reward_model.npz", policy_run / "policy.zip"):
-        if not path.exists():
-            raise ConfigError(f"{path} does not exist: give a finished preference run (and a finished --policy run)")
-    model = RewardEnsemble.from_npz((run / "reward_model.npz").read_bytes())
     policy_config = json.loads((policy_run / "config.json").read_text())
     agent = (A2C if policy_config.get("algo") == "a2c" else PPO).load(policy_run / "policy.zip", device="cpu")
-    env = gym.make(envs.env_id(config.env))
-    obs_dims = agents.reward_obs(config.env)
+    env = gym.make(envs.env_id(env_name))
     observations, actions, true, parts = [], [], [], {}
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -60,9 +54,23 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
                 if k.startswith("reward_"):
                     parts.setdefault(k, []).append(float(v))
     env.close()
+    return np.array(observations), np.array(actions), np.array(true), parts
+
+
+def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
+    import torch
+
+    from prefrl.reward_model import RewardEnsemble
+    from prefrl.segments import reward_features
+
+    config = run_dir.load_config(run)
+    for path in (run / "reward_model.npz", policy_run / "policy.zip"):
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist: give a finished preference run (and a finished --policy run)")
+    model = RewardEnsemble.from_npz((run / "reward_model.npz").read_bytes())
+    observations, actions, true, parts = rollout(config.env, policy_run, episodes, seed)
     with torch.no_grad():
-        r_hat = model(torch.as_tensor(reward_features(np.array(observations), np.array(actions), obs_dims))).numpy()
-    true = np.array(true)
+        r_hat = model(torch.as_tensor(reward_features(observations, actions, agents.reward_obs(config.env)))).numpy()
     varying = {k: np.array(v) for k, v in parts.items() if np.std(v) > 1e-9}
     design = np.stack([*varying.values(), np.ones_like(true)], axis=1)
     weights = np.linalg.lstsq(design, r_hat, rcond=None)[0]

@@ -16,11 +16,9 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
-from stable_baselines3 import PPO  # noqa: E402
 
-import envs  # noqa: E402
+from experiments.reward_fit import rollout  # noqa: E402
 from prefrl import agents, run_dir  # noqa: E402
 from prefrl.reward_model import RewardEnsemble  # noqa: E402
 from prefrl.segments import reward_features  # noqa: E402
@@ -31,23 +29,10 @@ CEILING = Path(__file__).resolve().parent.parent / "ceiling"
 def spread(run: Path, policy_run: Path, episodes: int = 3) -> dict:
     config = run_dir.load_config(run)
     model = RewardEnsemble.from_npz((run / "reward_model.npz").read_bytes())
-    agent = PPO.load(policy_run / "policy.zip", device="cpu")
-    env = gym.make(envs.env_id(config.env))
-    observations, actions, score = [], [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=episode)
-        done = False
-        while not done:
-            action, _ = agent.predict(obs, deterministic=False)
-            observations.append(obs)
-            actions.append(np.ravel(action))
-            obs, reward, terminated, truncated, _ = env.step(action)
-            done = terminated or truncated
-            score.append(reward)  # the task's reward is the oracle's per-step score
-    env.close()
-    members = model.predict_members(reward_features(np.array(observations), np.array(actions),
-                                                    agents.reward_obs(config.env)))
-    std, score = members.std(axis=0), np.array(score)
+    # the task's reward is the oracle's per-step score
+    observations, actions, score, _ = rollout(config.env, policy_run, episodes, seed=0)
+    members = model.predict_members(reward_features(observations, actions, agents.reward_obs(config.env)))
+    std = members.std(axis=0)
     paid = score > 0.05
     return {"steps": len(score), "spread_mean": float(std.mean()), "spread_p90": float(np.quantile(std, 0.9)),
             "corr_spread_score": float(np.corrcoef(std, score)[0, 1]),
