@@ -26,9 +26,10 @@ import numpy as np  # noqa: E402
 from prefrl import agents, cli, run_dir  # noqa: E402
 from prefrl.config import ConfigError  # noqa: E402
 
+Rollout = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, list[float]]]
 
-def rollout(env_name: str, policy_run: Path, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                               dict[str, list[float]]]:
+
+def rollout(env_name: str, policy_run: Path, episodes: int, seed: int) -> Rollout:
     """``episodes`` episodes of ``policy_run``'s policy (stochastic actions) on task ``env_name``:
     (observations, actions, true rewards, the true reward's parts ``info["reward_*"]`` per step)."""
     import gymnasium as gym

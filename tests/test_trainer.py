@@ -40,14 +40,17 @@ class RecordingRun(PreferenceRun):
         return super().fit(steps)
 
 
-def last_rollout(run, read_obs):
+def last_rollout(run, read_obs, members=False):
     """(observations, rewards the agent got, r_hat of the reward model before the last refit on
-    the entries ``read_obs`` and the actions, time-limit steps) of the agent's last rollout."""
+    the entries ``read_obs`` and the actions (with ``members``: each member's reward, (M, N)),
+    time-limit steps) of the agent's last rollout."""
     buffer = run.agent.rollout_buffer  # the last rollout, collected before the last refit
     obs = buffer.observations.reshape(len(buffer.rewards.reshape(-1)), -1)
     actions = np.clip(buffer.actions.reshape(-1, 1), -1, 1)
+    features = torch.as_tensor(np.concatenate([obs[:, read_obs], actions], 1), dtype=torch.float32)
+    model = run.snapshots[-1]
     with torch.no_grad():
-        r_hat = run.snapshots[-1](torch.as_tensor(np.concatenate([obs[:, read_obs], actions], 1), dtype=torch.float32))
+        r_hat = model.member_rewards(features) if members else model(features)
     rewards, last_step = rollout_rewards(buffer)
     return obs, rewards, r_hat.numpy(), last_step
 
@@ -79,12 +82,7 @@ def test_the_rune_bonus_adds_the_members_disagreement_to_r_hat_and_halves_on_sch
     config = RunConfig(**{**TINY, "env": "ToyLineTrap", "rune_beta": 0.8, "rune_half_life": 2048})
     run = RecordingRun(config, tmp_path / "run")
     run.run()
-    buffer = run.agent.rollout_buffer
-    obs = buffer.observations.reshape(len(buffer.rewards.reshape(-1)), -1)
-    features = np.concatenate([obs[:, [0, 1]], np.clip(buffer.actions.reshape(-1, 1), -1, 1)], 1)
-    with torch.no_grad():
-        members = run.snapshots[-1].member_rewards(torch.as_tensor(features, dtype=torch.float32)).numpy()
-    rewards, last_step = rollout_rewards(buffer)
+    _, rewards, members, last_step = last_rollout(run, [0, 1], members=True)
     spread = members.std(axis=0)
     assert spread[~last_step].mean() > 0.01  # the members disagree, so the bonus is not nothing
     expected = members.mean(axis=0) + 0.4 * spread  # the last chunk started at 2048 steps: 0.8 / 2
