@@ -79,6 +79,13 @@ class RunConfig:
                                   "labelled (each feature standardised on the segments labelled so far, "
                                   "updated at each fit without changing r_hat, so the fit and its l2 treat "
                                   "small-spread features such as a torso's height like large ones)")
+    crop: float = arg(1.0, "temporal cropping of labelled pairs while fitting r_hat (SURF, Park et al. 2022): each "
+                           "minibatch's pairs are cut to a random length in [crop * T, T] steps, the two clips of a "
+                           "pair at independent offsets, so the fit cannot lean on where in a clip things happen. "
+                           "1: whole clips, the paper's method")
+    pseudo_threshold: float = arg(0.0, "semi-supervised r_hat (SURF): each fit also trains on fresh unlabelled pairs "
+                                       "of recent clips whose ensemble P[left preferred] is beyond this either way "
+                                       "(e.g. 0.99), the ensemble's answer as their label; 0: off, the paper's method")
     fit_steps_initial: int = arg(500, "reward-model minibatch steps after pretraining labels")
     fit_steps: int = arg(30, "reward-model minibatch steps after each chunk")
     eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
@@ -126,6 +133,13 @@ class RunConfig:
             raise ConfigError(str(e)) from e
         if not 0 <= self.segment_seconds <= 60:
             raise ConfigError(f"--segment-seconds must be in [0, 60] (0: the task's default), got {self.segment_seconds}")
+        if not 0 < self.crop <= 1:
+            raise ConfigError(f"--crop must be in (0, 1] (1: whole clips), got {self.crop}")
+        if self.pseudo_threshold and not 0.5 < self.pseudo_threshold < 1:
+            raise ConfigError(f"--pseudo-threshold must be 0 (off) or in (0.5, 1), e.g. 0.99; got {self.pseudo_threshold}")
+        if (self.crop < 1 or self.pseudo_threshold) and (self.true_reward or self.reward_model):
+            raise ConfigError("--crop and --pseudo-threshold shape how r_hat is fitted to labels; with --true-reward "
+                              "or --reward-model nothing is fitted: drop one of them")
         if not 0 < self.pretrain_fraction <= 1:
             raise ConfigError(f"--pretrain-fraction must be in (0, 1], got {self.pretrain_fraction}")
         pre = pretrain_labels(self.labels, self.pretrain_share)

@@ -252,6 +252,21 @@ class FitConfig:
     adaptive_l2: bool = True
     """Adapt l2 to keep validation loss within L2_BAND of training loss; else keep it fixed."""
     l2_init: float = 1e-4
+    crop: float = 1.0
+    """Temporal cropping (SURF, Park et al. 2022): in each minibatch step every pair is cut to one
+    random length in [crop * T, T] steps, its two clips at independent offsets. 1: whole clips."""
+    pseudo_weight: float = 1.0
+    """Weight of the pseudo-labelled pairs' loss beside the labelled pairs' (SURF's lambda)."""
+
+
+def _windows(x: torch.Tensor, idx: torch.Tensor, length: int, rng: np.random.Generator | None) -> torch.Tensor:
+    """Segments ``x[idx]`` (idx (M, B) into x (P, T, D)), each cut to ``length`` steps at its own
+    random offset: (M, B, length, D). Whole segments when ``length`` is T."""
+    t = x.shape[1]
+    if length == t:
+        return x[idx]
+    start = torch.as_tensor(rng.integers(0, t - length + 1, size=tuple(idx.shape)))
+    return x[idx[..., None], start[..., None] + torch.arange(length)]
 
 
 class RewardTrainer:
@@ -262,23 +277,37 @@ class RewardTrainer:
         self.l2 = torch.full((model.members,), config.l2_init)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
-    def _pair_logits(self, data: PreferenceData, idx: torch.Tensor) -> torch.Tensor:
-        """Each member's logit on its own pairs. idx: (M, B) indices into data -> (M, B)"""
-        left, right = data.left[idx], data.right[idx]  # (M, B, T, D)
-        m, b, t, d = left.shape
-        r_left = self.model.raw(left.reshape(m, b * t, d)).reshape(m, b, t)
-        r_right = self.model.raw(right.reshape(m, b * t, d)).reshape(m, b, t)
+    def _pair_logits(self, left: torch.Tensor, right: torch.Tensor, idx: torch.Tensor,
+                     rng: np.random.Generator | None = None) -> torch.Tensor:
+        """Each member's logit on its own pairs ``idx`` (M, B) of ``left``/``right`` (P, T, D): (M, B).
+        With ``rng``, the pairs are temporally cropped (``FitConfig.crop``)."""
+        t = left.shape[1]
+        length = t if rng is None else int(rng.integers(math.ceil(self.config.crop * t), t + 1))
+        r_left, r_right = (self.model.raw(x.reshape(len(idx), -1, x.shape[-1])).reshape(*idx.shape, length)
+                           for x in (_windows(left, idx, length, rng), _windows(right, idx, length, rng)))
         return segment_returns(r_left) - segment_returns(r_right)
 
-    def fit(self, data: PreferenceData, steps: int, rng: np.random.Generator) -> dict[str, float]:
-        """``steps`` minibatch steps for every member at once, then adapt l2. Returns metrics."""
+    def fit(self, data: PreferenceData, steps: int, rng: np.random.Generator,
+            pseudo: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+        """``steps`` minibatch steps for every member at once, then adapt l2. Returns metrics.
+
+        ``pseudo``: unlabelled pairs with the ensemble's own confident answers as labels
+        (:meth:`pseudo_labels`); each step then adds a minibatch of them, weighted ``pseudo_weight``.
+        """
         # Each member draws its minibatches from its own bootstrap sample.
         pools = [np.repeat(np.arange(len(data)), b.int().numpy()) for b in data.boot]
         if any(len(p) == 0 for p in pools):
             return {}
+        crop_rng = rng if self.config.crop < 1 else None
+        size = (self.model.members, self.config.batch_size)
         for _ in range(steps):
             idx = torch.as_tensor(np.stack([p[rng.integers(len(p), size=self.config.batch_size)] for p in pools]))
-            ce = preference_loss(self._pair_logits(data, idx), data.targets[idx], self.config.noise)  # (M,)
+            logits = self._pair_logits(data.left, data.right, idx, crop_rng)
+            ce = preference_loss(logits, data.targets[idx], self.config.noise)  # (M,)
+            if pseudo is not None:
+                p_idx = torch.as_tensor(rng.integers(len(pseudo[2]), size=size))
+                p_logits = self._pair_logits(pseudo[0], pseudo[1], p_idx, crop_rng)
+                ce = ce + self.config.pseudo_weight * preference_loss(p_logits, pseudo[2][p_idx], self.config.noise)
             loss = ce + self.l2 * self.model.l2_penalty()
             self.optimizer.zero_grad()
             loss.sum().backward()
@@ -286,10 +315,22 @@ class RewardTrainer:
         return self._evaluate_and_adapt(data)
 
     @torch.no_grad()
+    def pseudo_labels(self, left: np.ndarray, right: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """SURF's pseudo-labels: for unlabelled pairs (N, T, D) x2, which ones the ensemble is
+        confident on (its members' mean P[left > right], without the teacher-noise term, beyond
+        ``threshold`` either way) and its answer there, 1.0 or 0.0. -> (N,) bool, (n_confident,)"""
+        left_t, right_t = torch.as_tensor(left), torch.as_tensor(right)
+        idx = torch.arange(len(left)).expand(self.model.members, -1)
+        p_left = torch.sigmoid(self._pair_logits(left_t, right_t, idx)).mean(dim=0).numpy()
+        confident = np.maximum(p_left, 1 - p_left) > threshold
+        return confident, (p_left[confident] > 0.5).astype(np.float32)
+
+    @torch.no_grad()
     def _evaluate_and_adapt(self, data: PreferenceData) -> dict[str, float]:
         """Training (bootstrap-weighted) and validation loss per member; adapt l2 from their ratio."""
         idx = torch.arange(len(data)).expand(self.model.members, -1)
-        logits = torch.cat([self._pair_logits(data, chunk) for chunk in idx.split(256, dim=1)], dim=1)
+        logits = torch.cat([self._pair_logits(data.left, data.right, chunk) for chunk in idx.split(256, dim=1)],
+                           dim=1)
         targets = data.targets.expand_as(logits)
         train = preference_loss(logits, targets, self.config.noise, data.boot)  # (M,)
         val = preference_loss(logits, targets, self.config.noise, data.is_val.float())

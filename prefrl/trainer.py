@@ -32,6 +32,7 @@ from prefrl.teachers import OracleTeacher, Teacher
 
 AGREEMENT_PAIRS = 64  # fresh segment pairs for the r_hat vs true-reward ordering metric
 NORMALISE_ROWS = 20_000  # recent steps used to normalise r_hat
+PSEUDO_PAIRS = 256  # fresh unlabelled segment pairs offered for pseudo-labels at each fit (SURF)
 
 
 LABEL_POLL_SECONDS = 1.0  # how often to look for a person's labels while waiting
@@ -69,7 +70,8 @@ class PreferenceRun:
             self.reward_obs = agents.reward_obs(config.env)
             self.reward_model = (given if given is not None
                                  else RewardEnsemble(agents.reward_input_dim(config.env), config.members))
-            self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2))
+            self.reward_trainer = RewardTrainer(self.reward_model, FitConfig(adaptive_l2=not config.fixed_l2,
+                                                                             crop=config.crop))
             self.data = PreferenceData.empty(self.reward_model.members, self.segment_steps, self.reward_model.in_dim)
             self._seen_label_ids: set[int] = set()
             self._fitted = False  # whether r_hat has been fitted (input standardisation keeps it then)
@@ -266,10 +268,28 @@ class PreferenceRun:
         if self.config.input_norm == "labelled" and len(self.data):
             self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.data.steps().numpy())),
                                                  keep_function=self._fitted)
-        metrics = self.reward_trainer.fit(self.data, steps, self.rng)
+        metrics, pseudo = self.pseudo_labels() if self.config.pseudo_threshold and self._fitted else ({}, None)
+        metrics |= self.reward_trainer.fit(self.data, steps, self.rng, pseudo)
         self._fitted = True
         self.renormalise()
         return metrics
+
+    def pseudo_labels(self) -> tuple[dict[str, float], tuple[torch.Tensor, ...] | None]:
+        """SURF: fresh unlabelled pairs of recent clips that r_hat is confident on, its answer as
+        the label (left, right, targets), or None; with the share that was confident and how often
+        those answers match the true return's order (a check only; never used to fit)."""
+        segs = sample_segments(list(self.recorder.episodes), 2 * PSEUDO_PAIRS, self.segment_steps, self.rng)
+        left, right = self.features(segs[0::2]), self.features(segs[1::2])
+        confident, targets = self.reward_trainer.pseudo_labels(left, right, self.config.pseudo_threshold)
+        true = np.array([s.true_return for s in segs])
+        d_true = (true[0::2] - true[1::2])[confident]
+        differ = d_true != 0
+        metrics = {"rm/pseudo_share": float(confident.mean()),
+                   "rm/pseudo_accuracy": float(np.mean((d_true[differ] > 0) == (targets[differ] > 0.5)))
+                   if differ.any() else float("nan")}
+        if not confident.any():
+            return metrics, None
+        return metrics, tuple(torch.as_tensor(x) for x in (left[confident], right[confident], targets))
 
     def renormalise(self) -> None:
         """r_hat to mean 0, std 1 on recent behaviour or on the labelled segments (``normalise``)."""

@@ -458,3 +458,20 @@ def test_reward_model_inputs_are_standardised_on_the_labelled_segments_when_aske
         RunConfig(**{**TINY, "input_norm": "raw"})
     with pytest.raises(ConfigError, match="drop --input-norm labelled"):
         RunConfig(**{**TINY, "input_norm": "labelled", "reward_model": str(tmp_path / "run/reward_model.npz")})
+
+
+def test_surf_cropping_and_pseudo_labels_fit_r_hat_and_report_how_the_pseudo_labels_fare(tmp_path):
+    config = RunConfig(**{**TINY, "labels": 60, "fit_steps_initial": 300, "crop": 0.5, "pseudo_threshold": 0.9})
+    run = PreferenceRun(config, tmp_path / "run")
+    assert run.reward_trainer.config.crop == 0.5
+    run.run()
+    metrics = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert all(0 < m["rm/pseudo_share"] <= 1 for m in metrics)  # every refit offered pseudo-labels
+    assert all(m["rm/pseudo_accuracy"] > 0.8 for m in metrics)  # against the true return's order
+    assert metrics[-1]["rm/agreement"] > 0.9
+    for bad, message in ((dict(crop=0), r"--crop must be in \(0, 1\]"), (dict(crop=1.5), "--crop must be"),
+                         (dict(pseudo_threshold=0.4), "--pseudo-threshold must be 0"),
+                         (dict(pseudo_threshold=1), "--pseudo-threshold must be 0"),
+                         (dict(crop=0.5, true_reward=True), "nothing is fitted")):
+        with pytest.raises(ConfigError, match=message):
+            RunConfig(**{**TINY, **bad})
