@@ -112,7 +112,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         }
         shares = [r.summary.get("preference_loop_cpu_share") for r in members]
         if all(share is not None for share in shares):
-            # the run's own CPU split (``PreferenceRun.cpu_breakdown``): the loop's parts over the
+            # the run's own CPU split (``CpuClock.breakdown``): the loop's parts over the
             # whole, and the overhead they make over the same RL without them, whatever the machine
             out[group]["preference_loop_cpu_share_mean"] = float(np.mean(shares))
             out[group]["cpu_overhead_from_parts"] = float(np.mean([1 / (1 - share) for share in shares]))

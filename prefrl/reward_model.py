@@ -356,3 +356,10 @@ def preference_accuracy(model: RewardEnsemble, left: np.ndarray, right: np.ndarr
         return float("nan")
     diff = model.segment_return(left[decisive]) - model.segment_return(right[decisive])
     return float(np.mean((diff > 0) == (targets[decisive] > 0.5)))
+
+
+def same_order(d_true: np.ndarray, left_preferred: np.ndarray) -> float:
+    """Share of pairs whose true returns differ (``d_true`` = left - right) on which
+    ``left_preferred`` matches the truth; nan when none differ."""
+    differ = d_true != 0
+    return float(np.mean((d_true[differ] > 0) == left_preferred[differ])) if differ.any() else float("nan")

@@ -188,3 +188,14 @@ class CpuClock:
 
     def add(self, part: str, seconds: float) -> None:
         self.parts[part] = self.parts.get(part, 0.0) + seconds
+
+    def breakdown(self, cpu_time: float, loop_parts: tuple[str, ...]) -> dict[str, Any]:
+        """Where a run's ``cpu_time`` went; ``rl_and_env`` (PPO and the simulator) is the rest. With
+        ``loop_parts`` (a preference run's), their share: the run's own measure of its overhead,
+        comparable across machines (evaluation and checkpoints are not in it)."""
+        parts = dict(self.parts)
+        parts["rl_and_env"] = max(0.0, cpu_time - sum(parts.values()))
+        out: dict[str, Any] = {"cpu_time_parts": {k: round(v, 3) for k, v in sorted(parts.items())}}
+        if loop_parts:
+            out["preference_loop_cpu_share"] = sum(parts.get(k, 0.0) for k in loop_parts) / max(cpu_time, 1e-9)
+        return out

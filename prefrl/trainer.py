@@ -23,7 +23,14 @@ from prefrl import agents, run_dir
 from prefrl.config import ConfigError, RunConfig
 from prefrl.explore import StateEntropyReward
 from prefrl.queries import labels_due, select_pairs
-from prefrl.reward_model import FitConfig, PreferenceData, RewardEnsemble, RewardTrainer, preference_accuracy
+from prefrl.reward_model import (
+    FitConfig,
+    PreferenceData,
+    RewardEnsemble,
+    RewardTrainer,
+    preference_accuracy,
+    same_order,
+)
 from prefrl.reward_wrapper import LearnedRewardWrapper, ScaledTrueRewardWrapper
 from prefrl.run_dir import Checkpoint, CpuClock
 from prefrl.segments import Segment, SegmentRecorder, sample_segments
@@ -278,15 +285,10 @@ class PreferenceRun:
         """SURF: fresh unlabelled pairs of recent clips that r_hat is confident on, its answer as
         the label (left, right, targets), or None; with the share that was confident and how often
         those answers match the true return's order (a check only; never used to fit)."""
-        segs = sample_segments(list(self.recorder.episodes), 2 * PSEUDO_PAIRS, self.segment_steps, self.rng)
-        left, right = self.features(segs[0::2]), self.features(segs[1::2])
+        left, right, d_true = self.fresh_pairs(PSEUDO_PAIRS)
         confident, targets = self.reward_trainer.pseudo_labels(left, right, self.config.pseudo_threshold)
-        true = np.array([s.true_return for s in segs])
-        d_true = (true[0::2] - true[1::2])[confident]
-        differ = d_true != 0
         metrics = {"rm/pseudo_share": float(confident.mean()),
-                   "rm/pseudo_accuracy": float(np.mean((d_true[differ] > 0) == (targets[differ] > 0.5)))
-                   if differ.any() else float("nan")}
+                   "rm/pseudo_accuracy": same_order(d_true[confident], targets > 0.5)}
         if not confident.any():
             return metrics, None
         return metrics, tuple(torch.as_tensor(x) for x in (left[confident], right[confident], targets))
@@ -309,14 +311,17 @@ class PreferenceRun:
         self.reward_scaler.renormalise(
             self.normalisation_sample(np.concatenate([e.true_reward for e in self.recorder.episodes])))
 
+    def fresh_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` fresh segment pairs of recent behaviour: the left and right clips' reward-model
+        inputs (n, T, D) and their true returns' differences (n,)."""
+        segs = sample_segments(list(self.recorder.episodes), 2 * n, self.segment_steps, self.rng)
+        true = np.array([s.true_return for s in segs])
+        return self.features(segs[0::2]), self.features(segs[1::2]), true[0::2] - true[1::2]
+
     def agreement(self) -> float:
         """Share of fresh segment pairs (true returns differ) that r_hat orders like the truth."""
-        segs = sample_segments(list(self.recorder.episodes), 2 * AGREEMENT_PAIRS, self.segment_steps, self.rng)
-        true = np.array([s.true_return for s in segs])
-        pred = self.reward_model.segment_return(self.features(segs))
-        d_true, d_pred = true[0::2] - true[1::2], pred[0::2] - pred[1::2]
-        differ = d_true != 0
-        return float(np.mean(np.sign(d_true[differ]) == np.sign(d_pred[differ]))) if differ.any() else float("nan")
+        left, right, d_true = self.fresh_pairs(AGREEMENT_PAIRS)
+        return same_order(d_true, self.reward_model.segment_return(left) > self.reward_model.segment_return(right))
 
     # ------------------------------------------------------------------ bookkeeping
     def log(self, metrics: dict[str, Any]) -> None:
@@ -355,17 +360,6 @@ class PreferenceRun:
             state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
         self.checkpoint.save(self.agent, reward_model, state)
 
-    def cpu_breakdown(self, cpu_time: float) -> dict[str, Any]:
-        """Where the CPU time went; ``rl_and_env`` (PPO and the simulator) is the rest. The
-        preference loop's share is that of ``PREFERENCE_PARTS``: the run's own measure of its
-        overhead, comparable across machines (evaluation and checkpoints are not in it)."""
-        parts = dict(self.clock.parts)
-        parts["rl_and_env"] = max(0.0, cpu_time - sum(parts.values()))
-        out: dict[str, Any] = {"cpu_time_parts": {k: round(v, 3) for k, v in sorted(parts.items())}}
-        if not self.config.true_reward:
-            out["preference_loop_cpu_share"] = sum(parts.get(k, 0.0) for k in PREFERENCE_PARTS) / max(cpu_time, 1e-9)
-        return out
-
     def finish(self) -> dict[str, Any]:
         cfg = self.config
         with self.clock("evaluation"):
@@ -384,7 +378,7 @@ class PreferenceRun:
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
             "cpu_time": cpu_time,
-            **self.cpu_breakdown(cpu_time),
+            **self.clock.breakdown(cpu_time, () if cfg.true_reward else PREFERENCE_PARTS),
             "final_true_return": mean,
             "final_true_return_std": std,
             "final_eval_episodes": cfg.final_eval_episodes,
