@@ -73,13 +73,18 @@ def _toy_preferences(rng, n, t=20, d=5):
     return left, right, targets, true_r
 
 
-def test_ensemble_learns_the_true_ranking_of_segments(rng):
+def _toy_trainer(rng, n):
+    """A 3-member ensemble, its trainer, ``n`` toy labelled pairs and the toy's true reward."""
     torch.manual_seed(0)
-    left, right, targets, true_r = _toy_preferences(rng, 400)
+    left, right, targets, true_r = _toy_preferences(rng, n)
     model = RewardEnsemble(5, members=3)
-    trainer = RewardTrainer(model, FitConfig())
     data = PreferenceData.empty(3, 20, 5)
     data.extend(left, right, targets, rng)
+    return model, RewardTrainer(model, FitConfig()), data, true_r
+
+
+def test_ensemble_learns_the_true_ranking_of_segments(rng):
+    model, trainer, data, true_r = _toy_trainer(rng, 400)
     for _ in range(4):
         metrics = trainer.fit(data, 150, rng)
     assert metrics["rm/train_loss"] < 0.45
@@ -219,13 +224,8 @@ def test_cropped_pairs_are_contiguous_windows_at_independent_offsets(rng):
     assert lengths == {(2, 3)}
 
 
-def test_pseudo_labels_are_the_ensembles_confident_answers_and_help_it_fit(rng):
-    torch.manual_seed(0)
-    left, right, targets, true_r = _toy_preferences(rng, 60)
-    model = RewardEnsemble(5, members=3)
-    trainer = RewardTrainer(model, FitConfig())
-    data = PreferenceData.empty(3, 20, 5)
-    data.extend(left, right, targets, rng)
+def test_pseudo_labels_are_the_ensembles_confident_answers_and_fitting_on_them_keeps_learning(rng):
+    model, trainer, data, true_r = _toy_trainer(rng, 60)
     trainer.fit(data, 300, rng)
     u_left, u_right, u_targets, _ = _toy_preferences(np.random.default_rng(7), 500)
     confident, answers = trainer.pseudo_labels(u_left, u_right, 0.9)
