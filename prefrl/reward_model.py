@@ -347,6 +347,13 @@ class RewardTrainer:
         }
 
 
+def same_order(d_true: np.ndarray, left_preferred: np.ndarray) -> float:
+    """Share of pairs whose true returns differ (``d_true`` = left - right) on which
+    ``left_preferred`` matches the truth; nan when none differ."""
+    differ = d_true != 0
+    return float(np.mean((d_true[differ] > 0) == left_preferred[differ])) if differ.any() else float("nan")
+
+
 @torch.no_grad()
 def preference_accuracy(model: RewardEnsemble, left: np.ndarray, right: np.ndarray,
                         targets: np.ndarray) -> float:
@@ -355,11 +362,5 @@ def preference_accuracy(model: RewardEnsemble, left: np.ndarray, right: np.ndarr
     if not decisive.any():
         return float("nan")
     diff = model.segment_return(left[decisive]) - model.segment_return(right[decisive])
-    return float(np.mean((diff > 0) == (targets[decisive] > 0.5)))
+    return same_order(targets[decisive] - 0.5, diff > 0)
 
-
-def same_order(d_true: np.ndarray, left_preferred: np.ndarray) -> float:
-    """Share of pairs whose true returns differ (``d_true`` = left - right) on which
-    ``left_preferred`` matches the truth; nan when none differ."""
-    differ = d_true != 0
-    return float(np.mean((d_true[differ] > 0) == left_preferred[differ])) if differ.any() else float("nan")
