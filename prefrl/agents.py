@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
@@ -104,6 +107,71 @@ def exploration_kwargs(config: RunConfig, policy_kwargs: dict | None = None) -> 
     return {"use_sde": True, "sde_sample_freq": config.gsde_every, "policy_kwargs": policy_kwargs}
 
 
+class StandardisedObs(BaseFeaturesExtractor):
+    """The policy's first layer when ``RunConfig.obs_norm``: flat observations minus a running mean,
+    over a running std, clipped to +-10 (as SB3's VecNormalize does it, but inside the policy: the
+    statistics are buffers saved in policy.zip, so whatever loads the policy acts as it was trained,
+    and the env, its recorder and the reward model keep raw observations)."""
+
+    CLIP = 10.0
+
+    def __init__(self, observation_space: gym.spaces.Box):
+        super().__init__(observation_space, features_dim=int(np.prod(observation_space.shape)))
+        n = self.features_dim
+        self.register_buffer("mean", torch.zeros(n, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(n, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.flatten(1).float()
+        return ((x - self.mean.float()) * torch.rsqrt(self.var.float() + 1e-8)).clamp(-self.CLIP, self.CLIP)
+
+    @torch.no_grad()
+    def update(self, total: np.ndarray, squares: np.ndarray, n: int) -> None:
+        """Merge a batch given by its sum, sum of squares and size (Chan et al.'s parallel update)."""
+        mean, var = total / n, np.maximum(squares / n - (total / n) ** 2, 0.0)
+        count = float(self.count)
+        delta, both = torch.as_tensor(mean) - self.mean, count + n
+        m2 = self.var * count + torch.as_tensor(var) * n + delta**2 * count * n / both
+        self.mean += delta * n / both
+        self.var.copy_(m2 / both)
+        self.count.fill_(both)
+
+
+class ObsStatsCallback(BaseCallback):
+    """Feeds the observations of each rollout to the policy's ``StandardisedObs`` layers, after
+    the rollout's gradient steps, so that a rollout and the update that learns from it see the
+    same standardisation (PPO's ratio compares the two)."""
+
+    def __init__(self):
+        super().__init__()
+        self._batch: list[np.ndarray] = []
+
+    def _on_step(self) -> bool:
+        self._batch.append(np.asarray(self.locals["new_obs"], dtype=np.float64).reshape(self.training_env.num_envs, -1))
+        return True
+
+    def _on_rollout_start(self) -> None:  # the previous rollout's update is done by now
+        self.flush()
+
+    def _on_training_end(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._batch:
+            return
+        obs = np.concatenate(self._batch)
+        self._batch = []
+        for layer in self.model.policy.modules():
+            if isinstance(layer, StandardisedObs):
+                layer.update(obs.sum(0), (obs**2).sum(0), len(obs))
+
+
+def learn_callback(config: RunConfig) -> BaseCallback | None:
+    """The callback ``agent.learn`` needs for these settings (``obs_norm``), or None."""
+    return ObsStatsCallback() if config.obs_norm else None
+
+
 def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo_kwargs: dict | None = None,
                policy_kwargs: dict | None = None) -> BaseAlgorithm:
     """A new agent; a task may give its own PPO settings (``ppo_kwargs``, replacing ``PPO_KWARGS``)
@@ -112,6 +180,8 @@ def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo
         cls, kwargs = PPO, PPO_KWARGS if ppo_kwargs is None else ppo_kwargs
     else:
         cls, kwargs = A2C, A2C_KWARGS
+    if config.obs_norm:
+        policy_kwargs = dict(policy_kwargs or {}, features_extractor_class=StandardisedObs)
     return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
                device="cpu", ent_coef=config.ent_coef, **kwargs, **exploration_kwargs(config, policy_kwargs))
 

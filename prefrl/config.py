@@ -40,6 +40,9 @@ class RunConfig:
     gsde_every: int = arg(0, "exploration noise: 0 draws independent Gaussian action noise every step; n > 0 uses "
                                "generalized state-dependent exploration (gSDE, PPO/A2C use_sde), its noise matrix "
                                "redrawn every n steps: smooth, temporally correlated motions")
+    obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
+                                "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
+                                "rewards and the reward model's inputs are untouched. Off: raw observations")
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
     selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy or kcenter")
     segment_seconds: float = arg(0.0, "segment length in seconds of simulated time; 0: the task's default "

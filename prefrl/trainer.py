@@ -93,6 +93,7 @@ class PreferenceRun:
         if not config.true_reward and self.agent.num_timesteps < config.explore_steps:
             # a new run, or one killed while exploring: its reference states start afresh
             self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
+        self.learn_callback = agents.learn_callback(config)
         resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
         self.start_time = time.time() - resumed.get("wall_time", 0.0)
         # CPU time of this process (one torch thread): the loop's cost whatever else the machine runs
@@ -152,7 +153,7 @@ class PreferenceRun:
             if cfg.rune_beta:
                 self.reward_wrapper.bonus = self.rune_weight(self.agent.num_timesteps)
             self.agent.learn(min(cfg.chunk_steps, end - self.agent.num_timesteps), reset_num_timesteps=False,
-                             tb_log_name="tb")
+                             tb_log_name="tb", callback=self.learn_callback)
             steps = self.agent.num_timesteps
             metrics: dict[str, Any] = {"exploring": True} if self.exploring else {}
             if self.exploring and steps >= cfg.explore_steps:

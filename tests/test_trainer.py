@@ -279,6 +279,43 @@ def test_gsde_exploration_is_used_in_training_and_in_pretraining_collection(tmp_
         RunConfig(**{**TINY, "gsde_every": -1})
 
 
+def test_obs_norm_standardises_the_policys_inputs_by_what_it_has_learned_from_and_keeps_that_in_the_policy(
+        tmp_path):
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    from prefrl.agents import StandardisedObs
+
+    layer = StandardisedObs(gym.spaces.Box(-np.inf, np.inf, (3,)))
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(2.0, 3.0, (50, 3)), rng.normal(-1.0, 0.5, (70, 3))]
+    for x in batches:
+        layer.update(x.sum(0), (x**2).sum(0), len(x))
+    seen = np.concatenate(batches)
+    np.testing.assert_allclose(layer.mean.numpy(), seen.mean(0))
+    np.testing.assert_allclose(layer.var.numpy(), seen.var(0))
+    out = layer(torch.as_tensor(seen, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(0), 1.0, atol=1e-4)
+
+    def stats(agent):
+        layers = [m for m in agent.policy.modules() if isinstance(m, StandardisedObs)]
+        return layers[0] if layers else None
+
+    config = RunConfig(**{**TINY, "obs_norm": True})
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "run").run()
+    resumed = PreferenceRun(config, tmp_path / "run")
+    assert float(stats(resumed.agent).count) == 2048  # every observation of the first chunk's rollouts
+    resumed.run()
+    loaded = PPO.load(tmp_path / "run/policy.zip", device="cpu")
+    assert float(stats(loaded).count) == 4096 and float(stats(loaded).var.min()) != 1.0
+    obs = np.stack([resumed.recorder.observation_space.sample() for _ in range(8)])
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0],
+                                  resumed.agent.predict(obs, deterministic=True)[0])
+    assert stats(PreferenceRun(RunConfig(**TINY), tmp_path / "raw").agent) is None
+
+
 @pytest.mark.parametrize("normalise", ["recent", "labelled"])
 def test_r_hat_is_normalised_on_recent_behaviour_or_on_the_labelled_segments(tmp_path, normalise):
     from prefrl.store import LabelStore
