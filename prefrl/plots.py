@@ -50,8 +50,9 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
             if len(steps) == 0:
                 continue
             means.append(mean)
-            style = ({"color": "dimgray" if members[0].config.get("scale_true_reward") else "black", "ls": "--"}
-                     if members[0].config["true_reward"] else {})
+            # baselines dashed: black on the raw reward, gray standardised; dotted with other RL settings
+            style = ({"color": "dimgray" if members[0].config.get("scale_true_reward") else "black",
+                      "ls": ":" if members[0].knobs else "--"} if members[0].config["true_reward"] else {})
             line, = ax.plot(steps, mean, label=f"{group.removeprefix(env + ' ')} (n={len(members)})", **style)
             ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=line.get_color())
         if means:  # frame the means: a 2-seed interval (t = 12.7) would squash every line flat

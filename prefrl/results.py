@@ -22,6 +22,9 @@ T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
 # named in the group anyway, the seed, or how long and how often it is evaluated.
 _NOT_KNOBS = {"env", "labels", "true_reward", "selector", "seed", "steps", "eval_every", "eval_episodes",
               "final_eval_episodes"}
+# The settings of a true-reward baseline's RL; the rest are the preference loop's (a sweep's
+# overrides reach its baselines too, where they change nothing).
+_RL_KNOBS = {"algo", "ent_coef", "gsde_every", "obs_norm", "n_envs"}
 _GROUP_KNOBS = {f.name: str(run_dir._jsonable(f.default)) for f in fields(RunConfig) if f.name not in _NOT_KNOBS}
 
 
@@ -34,17 +37,34 @@ class Run:
 
     @property
     def group(self) -> str:
-        """Runs that differ only in seed share a group: env, labels (or 'true'), selector, oracle."""
+        """Runs that differ only in seed share a group: env, labels (or 'true'), selector, oracle,
+        and every other setting not at its default (a baseline's too, e.g. ``obs_norm``)."""
         c = self.config
         if c["true_reward"]:
-            return baseline_group(c["env"], bool(c.get("scale_true_reward")))
-        knobs = [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in _GROUP_KNOBS.items() if k in c and str(c[k]) != v]
-        return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *knobs])
+            return baseline_group(c["env"], bool(c.get("scale_true_reward")), self.knobs)
+        return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *self.knobs])
+
+    @property
+    def knobs(self) -> list[str]:
+        """``name=value`` of the settings not at their defaults; for a baseline, of its RL's only."""
+        c = self.config
+        return [f"{k.removeprefix('oracle_')}={c[k]}" for k, v in _GROUP_KNOBS.items()
+                if k in c and str(c[k]) != v and (k in _RL_KNOBS or not c["true_reward"])]
 
 
-def baseline_group(env: str, scaled: bool = False) -> str:
-    """Group name of a task's true-reward baseline (raw, or standardised with ``scale_true_reward``)."""
-    return f"{env} true reward" + (" scaled" if scaled else "")
+def baseline_group(env: str, scaled: bool = False, knobs: list[str] = ()) -> str:
+    """Group name of a task's true-reward baseline (raw, or standardised with ``scale_true_reward``),
+    and its settings not at their defaults."""
+    return " ".join([f"{env} true reward" + (" scaled" if scaled else ""), *knobs])
+
+
+def own_baseline(group: str, env: str, baselines: list[str]) -> str | None:
+    """Of a task's raw-reward baseline groups, the one made with the most of ``group``'s settings:
+    the same RL as the preference run without the preference loop (for R0 and the overhead)."""
+    raw = [b for b in baselines if not b.startswith(baseline_group(env, scaled=True))]
+    settings = set(group.split())
+    fits = [b for b in raw if set(b.removeprefix(baseline_group(env)).split()) <= settings]
+    return max(fits, key=lambda b: len(b.split()), default=None)
 
 
 def load_runs(results: Path) -> list[Run]:
@@ -81,9 +101,11 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     reward (a height term ``height - h`` shifts every return by ``h`` x episode length, and
     returns can be negative): 100 * (R - R0) / (R_true - R0), with R0 the baseline's first
     evaluation (its policy after one chunk, close to the initial one). ``raw_return_ratio_pct`` is
-    the plain 100 * R / R_true. Where a task has both baselines, PPO on the raw and on the
-    standardised true reward (``scale_true_reward``), the reference is the one with the higher
-    final return (named in ``true_reward_baseline``), and the % of each is kept too. Against a
+    the plain 100 * R / R_true. Where a task has several baselines, PPO on the raw and on the
+    standardised true reward (``scale_true_reward``) or with other RL settings (``obs_norm``,
+    ``gsde_every``), the reference is the one with the higher final return (named in
+    ``true_reward_baseline``), and the % of each is kept too; R0 and the wall-time ratio come from
+    the run's own baseline, the raw one with its RL settings (``own_baseline``). Against a
     baseline whose final return is not above R0 (it learned nothing) the % is nan: undefined."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
@@ -116,13 +138,16 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             # whole, and the overhead they make over the same RL without them, whatever the machine
             out[group]["preference_loop_cpu_share_mean"] = float(np.mean(shares))
             out[group]["cpu_overhead_from_parts"] = float(np.mean([1 / (1 - share) for share in shares]))
-    for stats in out.values():
+    for group, stats in out.items():
         if stats["true_reward"]:
             continue
-        names = [n for n in (baseline_group(stats["env"]), baseline_group(stats["env"], scaled=True)) if n in out]
+        names = [n for n, s in out.items() if s["true_reward"] and s["env"] == stats["env"]]
         if not names:
             continue
-        # R0: the raw baseline's first evaluation where there is one (both start from the same policy).
+        # the run's own baseline first (the same RL settings); R0: its first evaluation where there is
+        # one (they all start from the same policy)
+        own = own_baseline(group, stats["env"], names)
+        names = [own, *(n for n in names if n != own)] if own else names
         r0 = out[names[0]]["initial_true_return_mean"]
         # a baseline that ended no higher than it started has no gain to take a share of: nan
         pct = {n: 100 * (stats["final_true_return_mean"] - r0) / gain if (gain := out[n]["final_true_return_mean"] - r0) > 0
@@ -133,7 +158,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         if len(names) > 1:
             stats["return_vs_each_true_reward_pct"] = pct
         stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / out[best]["final_true_return_mean"]
-        # the loop's overhead: against PPO on the plain true reward where there is one
+        # the loop's overhead: against PPO on the plain true reward with the run's own RL settings
         stats["wall_time_vs_true_reward"] = stats["wall_time_min_mean"] / out[names[0]]["wall_time_min_mean"]
         if "cpu_time_min_mean" in stats and "cpu_time_min_mean" in out[names[0]]:
             stats["cpu_time_vs_true_reward"] = stats["cpu_time_min_mean"] / out[names[0]]["cpu_time_min_mean"]

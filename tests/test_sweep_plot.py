@@ -55,10 +55,10 @@ def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
     assert plot.main([str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     runs = results.load_runs(tmp_path)
-    (pref_group,) = [k for k in summary if k != "ToyLine true reward"]
+    (pref_group,) = [k for k in summary if k != "ToyLine true reward n_envs=4"]  # TINY's RL setting
     assert pref_group.startswith("ToyLine 24 labels disagreement ") and "fit_steps=20" in pref_group  # TINY's
     pref = summary[pref_group]
-    base = summary["ToyLine true reward"]
+    base = summary["ToyLine true reward n_envs=4"]
     assert pref["seeds"] == [0, 1] and base["seeds"] == [0, 1]
     r0 = base["initial_true_return_mean"]
     assert r0 == pytest.approx(sum(results.initial_return(r) for r in runs if r.config["true_reward"]) / 2)
@@ -152,6 +152,25 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     assert pref["preference_loop_cpu_share_mean"] == pytest.approx(0.35)
     assert pref["cpu_overhead_from_parts"] == pytest.approx((1 / 0.8 + 1 / 0.5) / 2)
     assert "cpu_overhead_from_parts" not in summary["Hopper true reward"]
+
+
+def test_baselines_with_other_rl_settings_are_grouped_apart_and_a_run_is_timed_against_its_own():
+    def run(final, first_eval, wall, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
+        return results.Run("r", RunConfig(**changes).to_dict(), metrics,
+                           {"final_true_return": final, "wall_time": wall, "env_steps": 1000})
+
+    summary = results.summarise([run(100.0, 0.0, 66.0, obs_norm=True), run(300.0, -50.0, 60.0, true_reward=True),
+                                 run(200.0, -100.0, 55.0, true_reward=True, obs_norm=True)])
+    pref = summary["Hopper 700 labels disagreement obs_norm=True"]
+    assert {"Hopper true reward", "Hopper true reward obs_norm=True"} < set(summary)
+    assert pref["true_reward_baseline"] == "Hopper true reward"  # the stronger, whatever its settings
+    # R0 from the run's own baseline (obs_norm's first evaluation, -100)
+    assert pref["return_vs_each_true_reward_pct"] == pytest.approx(
+        {"Hopper true reward obs_norm=True": 100 * 200 / 300, "Hopper true reward": 100 * 200 / 400})
+    assert pref["wall_time_vs_true_reward"] == pytest.approx(66 / 55)  # the same RL without the loop
+    assert results.own_baseline("Hopper 700 labels disagreement members=5", "Hopper", list(summary)) == \
+        "Hopper true reward"
 
 
 def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
