@@ -58,13 +58,13 @@ def baseline_group(env: str, scaled: bool = False, knobs: list[str] = ()) -> str
     return " ".join([f"{env} true reward" + (" scaled" if scaled else ""), *knobs])
 
 
-def own_baseline(group: str, env: str, baselines: list[str]) -> str | None:
-    """Of a task's raw-reward baseline groups, the one made with the most of ``group``'s settings:
-    the same RL as the preference run without the preference loop (for R0 and the overhead)."""
-    raw = [b for b in baselines if not b.startswith(baseline_group(env, scaled=True))]
-    settings = set(group.split())
-    fits = [b for b in raw if set(b.removeprefix(baseline_group(env)).split()) <= settings]
-    return max(fits, key=lambda b: len(b.split()), default=None)
+def own_baseline(run: Run, baselines: dict[str, Run]) -> str | None:
+    """Of a task's baseline groups (name: one of its runs), the raw-reward one made with the most
+    of ``run``'s settings: the same RL as the preference run without the loop (for R0 and the
+    overhead); None if none fits."""
+    fits = [name for name, b in baselines.items()
+            if not b.config.get("scale_true_reward") and set(b.knobs) <= set(run.knobs)]
+    return max(fits, key=lambda name: len(baselines[name].knobs), default=None)
 
 
 def load_runs(results: Path) -> list[Run]:
@@ -112,6 +112,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         if run.summary:
             groups[run.group].append(run)
     out = {}
+    first = {group: members[0] for group, members in groups.items()}
     for group, members in sorted(groups.items()):
         finals = [r.summary["final_true_return"] for r in members]
         walls = [r.summary["wall_time"] for r in members]
@@ -146,7 +147,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             continue
         # the run's own baseline first (the same RL settings); R0: its first evaluation where there is
         # one (they all start from the same policy)
-        own = own_baseline(group, stats["env"], names)
+        own = own_baseline(first[group], {n: first[n] for n in names})
         names = [own, *(n for n in names if n != own)] if own else names
         r0 = out[names[0]]["initial_true_return_mean"]
         # a baseline that ended no higher than it started has no gain to take a share of: nan

@@ -160,8 +160,8 @@ def test_baselines_with_other_rl_settings_are_grouped_apart_and_a_run_is_timed_a
         return results.Run("r", RunConfig(**changes).to_dict(), metrics,
                            {"final_true_return": final, "wall_time": wall, "env_steps": 1000})
 
-    summary = results.summarise([run(100.0, 0.0, 66.0, obs_norm=True), run(300.0, -50.0, 60.0, true_reward=True),
-                                 run(200.0, -100.0, 55.0, true_reward=True, obs_norm=True)])
+    base, normed = run(300.0, -50.0, 60.0, true_reward=True), run(200.0, -100.0, 55.0, true_reward=True, obs_norm=True)
+    summary = results.summarise([run(100.0, 0.0, 66.0, obs_norm=True), base, normed])
     pref = summary["Hopper 700 labels disagreement obs_norm=True"]
     assert {"Hopper true reward", "Hopper true reward obs_norm=True"} < set(summary)
     assert pref["true_reward_baseline"] == "Hopper true reward"  # the stronger, whatever its settings
@@ -169,8 +169,11 @@ def test_baselines_with_other_rl_settings_are_grouped_apart_and_a_run_is_timed_a
     assert pref["return_vs_each_true_reward_pct"] == pytest.approx(
         {"Hopper true reward obs_norm=True": 100 * 200 / 300, "Hopper true reward": 100 * 200 / 400})
     assert pref["wall_time_vs_true_reward"] == pytest.approx(66 / 55)  # the same RL without the loop
-    assert results.own_baseline("Hopper 700 labels disagreement members=5", "Hopper", list(summary)) == \
-        "Hopper true reward"
+    baselines = {"Hopper true reward": base, "Hopper true reward obs_norm=True": normed}
+    assert results.own_baseline(run(0.0, 0.0, 1.0, members=5), baselines) == "Hopper true reward"
+    assert results.own_baseline(run(0.0, 0.0, 1.0, obs_norm=True, members=5), baselines) == \
+        "Hopper true reward obs_norm=True"
+    assert results.own_baseline(run(0.0, 0.0, 1.0, gsde_every=8), {"Hopper true reward obs_norm=True": normed}) is None
 
 
 def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
