@@ -20,9 +20,10 @@ class ConfigError(ValueError):
     """A configuration a run cannot start from; the message says what to change."""
 
 
-def arg(default: Any, help: str) -> Any:
-    """A config field with its command-line help."""
-    return field(default=default, metadata={"help": help})
+def arg(default: Any, help: str, rl: bool = False) -> Any:
+    """A config field with its command-line help; ``rl``: a setting of the RL itself, which a
+    true-reward baseline has too (results group baselines by these)."""
+    return field(default=default, metadata={"help": help, "rl": rl})
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,14 @@ class RunConfig:
     scale_true_reward: bool = arg(False, "baseline only: the agent learns the true reward standardised on "
                                          "recent behaviour (mean 0, std 1, renewed after each chunk), as "
                                          "r_hat is, instead of its raw scale")
-    algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)")
-    ent_coef: float = arg(0.0, "entropy bonus in the RL loss (the paper's TRPO used 0.01)")
+    algo: str = arg("ppo", "RL algorithm: ppo or a2c (stable-baselines3)", rl=True)
+    ent_coef: float = arg(0.0, "entropy bonus in the RL loss (the paper's TRPO used 0.01)", rl=True)
     gsde_every: int = arg(0, "exploration noise: 0 draws independent Gaussian action noise every step; n > 0 uses "
                                "generalized state-dependent exploration (gSDE, PPO/A2C use_sde), its noise matrix "
-                               "redrawn every n steps: smooth, temporally correlated motions")
+                               "redrawn every n steps: smooth, temporally correlated motions", rl=True)
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
-                                "rewards and the reward model's inputs are untouched. Off: raw observations")
+                                "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
     selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy or kcenter")
     segment_seconds: float = arg(0.0, "segment length in seconds of simulated time; 0: the task's default "
@@ -69,7 +70,7 @@ class RunConfig:
                                 "0: off, the paper's method")
     rune_half_life: int = arg(250_000, "env steps over which the RUNE bonus weight halves")
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
-    n_envs: int = arg(8, "parallel environments (DummyVecEnv)")
+    n_envs: int = arg(8, "parallel environments (DummyVecEnv)", rl=True)
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")

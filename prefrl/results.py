@@ -22,9 +22,9 @@ T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
 # named in the group anyway, the seed, or how long and how often it is evaluated.
 _NOT_KNOBS = {"env", "labels", "true_reward", "selector", "seed", "steps", "eval_every", "eval_episodes",
               "final_eval_episodes"}
-# The settings of a true-reward baseline's RL; the rest are the preference loop's (a sweep's
-# overrides reach its baselines too, where they change nothing).
-_RL_KNOBS = {"algo", "ent_coef", "gsde_every", "obs_norm", "n_envs"}
+# The settings of a true-reward baseline's RL (marked ``rl`` in RunConfig); the rest are the
+# preference loop's (a sweep's overrides reach its baselines too, where they change nothing).
+_RL_KNOBS = {f.name for f in fields(RunConfig) if f.metadata.get("rl")}
 _GROUP_KNOBS = {f.name: str(run_dir._jsonable(f.default)) for f in fields(RunConfig) if f.name not in _NOT_KNOBS}
 
 
