@@ -7,6 +7,7 @@ true-reward baseline) into one results folder; finished runs are skipped.
 
 Locally the grid runs in a process pool, one process per core, one torch thread each.
 Each run writes its own directory under OUT/runs/; ``python -m experiments.plot OUT`` draws it.
+OUT/sweep.json lists every sweep run into the folder: command line, start time, settings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import dataclasses  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -159,6 +161,30 @@ def run_on_ray(jobs: list[tuple[str, dict[str, Any], str, list[str]]], address: 
         ray.shutdown()
 
 
+def log_sweep(path: Path, sweep: SweepConfig, argv: Sequence[str]) -> None:
+    """Append this sweep (its command line, start time and settings) to ``path``'s list
+    ``{"sweeps": [...]}``, so a folder filled by several commands records each of them. A file
+    of the earlier one-sweep format (one settings object) becomes the list's first entry; a file
+    that is neither is left as it is and the sweep refused."""
+    entries: list[dict[str, Any]] = []
+    if path.exists():
+        try:
+            held = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path} is not JSON ({e}); move it away or repair it, then run again") from e
+        if isinstance(held, dict) and isinstance(held.get("sweeps"), list):
+            entries = held["sweeps"]
+        elif isinstance(held, dict) and "envs" in held:
+            entries = [held]
+        else:
+            raise ConfigError(f"{path} is not a record of sweeps; move it away, then run again")
+    entries.append({"command": shlex.join(["python", "-m", "experiments.sweep", *argv]),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **dataclasses.asdict(sweep)})
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"sweeps": entries}, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(SweepConfig, "python -m experiments.sweep", __doc__.splitlines()[0])
     sweep, _ = cli.parse(SweepConfig, argv, parser)
@@ -172,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already finished, {len(todo)} to run "
           f"({'ray ' + sweep.ray if sweep.ray else f'{sweep.workers} local processes'})", file=sys.stderr)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(dataclasses.asdict(sweep), indent=2) + "\n")
+    log_sweep(out / "sweep.json", sweep, sys.argv[1:] if argv is None else argv)
     start = time.time()
     jobs = [(name, cfg.to_dict(), str(out), imports) for name, cfg in todo]
     def report(name: str, summary: dict[str, Any]) -> None:

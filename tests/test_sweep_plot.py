@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -45,6 +46,23 @@ def test_grid_overrides_apply_to_every_run_and_name_it():
 def test_bad_grid_is_refused(field, value, message):
     with pytest.raises(ConfigError, match=message):
         sweep.SweepConfig(**{field: value}).grid()
+
+
+def test_each_sweep_into_a_folder_is_recorded_and_a_foreign_file_is_kept(tmp_path):
+    path = tmp_path / "sweep.json"
+    earlier = sweep.SweepConfig(labels="350")
+    path.write_text(json.dumps(dataclasses.asdict(earlier)))  # the earlier one-sweep format
+    sweep.log_sweep(path, sweep.SweepConfig(labels="700"), ["--labels", "700", "--out", "my results"])
+    entries = json.loads(path.read_text())["sweeps"]
+    assert [e["labels"] for e in entries] == ["350", "700"]
+    assert entries[1]["command"] == "python -m experiments.sweep --labels 700 --out 'my results'"
+    sweep.log_sweep(path, earlier, [])
+    assert len(json.loads(path.read_text())["sweeps"]) == 3
+    for text in ("{not json", '{"loss": 1}'):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="move it away"):
+            sweep.log_sweep(path, earlier, [])
+        assert path.read_text() == text
 
 
 def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
