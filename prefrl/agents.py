@@ -203,6 +203,22 @@ def collect(agent: BaseAlgorithm, venv: VecEnv, steps: int) -> None:
         obs, _, _, _ = venv.step(actions)
 
 
+def exploration_metrics(agent: BaseAlgorithm, sample: int = 512) -> dict[str, float]:
+    """``train/action_std``: the policy's action noise (std of its action distribution, in action
+    units, averaged over action dimensions) on up to ``sample`` states of its latest rollout. With
+    gSDE it depends on the state, so it is measured where the agent has just been; a value that
+    falls towards 0 means the agent has stopped exploring. Empty before the first rollout and for
+    discrete actions."""
+    buffer = getattr(agent, "rollout_buffer", None)
+    if buffer is None or not buffer.full or not isinstance(agent.action_space, gym.spaces.Box):
+        return {}
+    obs = buffer.observations.reshape(-1, *buffer.obs_shape)
+    rows = np.linspace(0, len(obs) - 1, min(sample, len(obs))).astype(int)
+    with torch.no_grad():
+        dist = agent.policy.get_distribution(torch.as_tensor(obs[rows], dtype=torch.float32))
+    return {"train/action_std": float(dist.distribution.stddev.mean())}
+
+
 def evaluate(agent: BaseAlgorithm, env_name: str, episodes: int, seed: int) -> tuple[float, float]:
     """Mean and std of the true return of the deterministic policy over ``episodes`` episodes."""
     venv = make_vec_env(env_name, episodes, seed)

@@ -338,6 +338,7 @@ class PreferenceRun:
             "labels": 0 if self.config.true_reward else self.store.count_labels(),
             "wall_time": time.time() - self.start_time,
             "train/true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
+            **agents.exploration_metrics(self.agent),
             **learned,
             **metrics,
         }

@@ -279,6 +279,23 @@ def test_gsde_exploration_is_used_in_training_and_in_pretraining_collection(tmp_
         RunConfig(**{**TINY, "gsde_every": -1})
 
 
+def test_metrics_log_the_policys_action_noise(tmp_path):
+    from prefrl import agents
+
+    run = PreferenceRun(RunConfig(**TINY), tmp_path / "gauss")
+    assert agents.exploration_metrics(run.agent) == {}  # no rollout yet
+    run.run()
+    rows = [json.loads(line) for line in (tmp_path / "gauss" / "metrics.jsonl").read_text().splitlines()]
+    assert all(row["train/action_std"] > 0 for row in rows if "env_steps" in row)
+    # Gaussian noise does not depend on the state: its std is exp(log_std)
+    assert agents.exploration_metrics(run.agent)["train/action_std"] == pytest.approx(
+        float(run.agent.policy.log_std.detach().exp().mean()), rel=1e-5)
+    sde = PreferenceRun(RunConfig(**{**TINY, "gsde_every": 4}), tmp_path / "sde")
+    sde.run()
+    noise = agents.exploration_metrics(sde.agent)["train/action_std"]
+    assert 0 < noise < 10 and noise != pytest.approx(float(sde.agent.policy.log_std.detach().exp().mean()))
+
+
 def test_obs_norm_standardises_the_policys_inputs_by_what_it_has_learned_from_and_keeps_that_in_the_policy(
         tmp_path):
     import gymnasium as gym
