@@ -29,9 +29,10 @@ from prefrl.config import ConfigError  # noqa: E402
 Rollout = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, list[float]]]
 
 
-def rollout(env_name: str, policy_run: Path, episodes: int, seed: int) -> Rollout:
-    """``episodes`` episodes of ``policy_run``'s policy (stochastic actions) on task ``env_name``:
-    (observations, actions, true rewards, the true reward's parts ``info["reward_*"]`` per step)."""
+def rollout(env_name: str, policy_run: Path, episodes: int, seed: int, deterministic: bool = False) -> Rollout:
+    """``episodes`` episodes of ``policy_run``'s policy (stochastic actions, or its mean action with
+    ``deterministic`` as in evaluation) on task ``env_name``: (observations, actions, true rewards,
+    the true reward's parts ``info["reward_*"]`` per step)."""
     import gymnasium as gym
     from stable_baselines3 import A2C, PPO
 
@@ -45,7 +46,7 @@ def rollout(env_name: str, policy_run: Path, episodes: int, seed: int) -> Rollou
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            action, _ = agent.predict(obs, deterministic=False)
+            action, _ = agent.predict(obs, deterministic=deterministic)
             observations.append(obs)
             actions.append(np.ravel(action))
             obs, reward, terminated, truncated, info = env.step(action)

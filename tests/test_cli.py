@@ -54,7 +54,7 @@ def test_the_real_entry_point_exits_2(tmp_path):
     assert proc.stderr.strip().startswith("error: unknown env 'Nope'")
 
 
-@pytest.mark.parametrize("module", ["mujoco", "backflip", "grasp", "sweep", "plot", "reward_fit"])
+@pytest.mark.parametrize("module", ["mujoco", "backflip", "grasp", "sweep", "plot", "reward_fit", "posture"])
 def test_every_entry_point_prints_its_help(module, capsys):
     """``--help`` exits 0 with the usage line (argparse %-formats help strings, so a bare % in
     one crashes it)."""

@@ -209,3 +209,30 @@ def test_no_percentage_of_a_baseline_that_learned_nothing(tmp_path):
     assert "cpu_time_min_mean" not in pref and "cpu_overhead_from_parts" not in pref  # runs made before either was recorded
     plots.bits_of_feedback(summary, tmp_path / "bits.png")  # drawn, with the task named as not shown
     assert (tmp_path / "bits.png").stat().st_size > 10_000
+
+
+def test_posture_counts_upside_down_steps_of_each_run(tmp_path, capsys):
+    import numpy as np
+
+    from experiments import posture
+
+    upright, flipped = np.zeros((3, 17)), np.zeros((1, 17))
+    flipped[:, 1] = np.pi  # torso pitch: on its back
+    assert posture.upside_down_share(np.concatenate([upright, flipped]), "HalfCheetah") == 0.25
+    small = TINY | {"env": "HalfCheetah", "true_reward": True, "steps": 1024, "chunk_steps": 512,
+                    "eval_every": 1024, "final_eval_episodes": 1}
+    train(RunConfig(**small), tmp_path / "runs" / "cheetah")
+    train(RunConfig(**TINY), tmp_path / "runs" / "toy")  # another task: not rolled out
+    (tmp_path / "posture.json").write_text(json.dumps({"Hopper": {"h": {"upside_down_share": 0.5}}}))
+    assert posture.main([str(tmp_path), "--episodes", "1"]) == 0
+    kept = json.loads((tmp_path / "posture.json").read_text())
+    assert kept["Hopper"] == {"h": {"upside_down_share": 0.5}}  # another task's rows are kept
+    assert list(kept["HalfCheetah"]) == ["cheetah"]
+    assert 0 <= kept["HalfCheetah"]["cheetah"]["upside_down_share"] <= 1
+    assert "cheetah: " in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="posture is measured for Hopper, Walker2d, HalfCheetah only"):
+        posture.main([str(tmp_path), "--env", "Swimmer"])
+    (tmp_path / "posture.json").write_text("{oops")
+    with pytest.raises(ConfigError, match="is not JSON"):
+        posture.main([str(tmp_path)])
+    assert (tmp_path / "posture.json").read_text() == "{oops"
