@@ -30,6 +30,9 @@ Info, every step:
 
 * ``reward_*``: the parts of the true reward; they sum to the reward (a test checks this).
 * ``height``: torso height (Hopper, Walker2d, HalfCheetah, Ant), a fact a person sees at a glance.
+* ``upright``: cos of the torso's pitch (Hopper, Walker2d, HalfCheetah, the planar bodies): 1
+  upright, below 0 upside down. A HalfCheetah on its back can still run forward, slowly; the true
+  reward has no term for posture (``prefrl.agents.evaluate`` reports the share of steps upside down).
 * ``healthy``: 1.0 when the body is in the state in which the v5 task would continue, else 0.0.
 * ``qpos``, ``qvel``: the full simulator state after the step, so that a recorded segment can
   be replayed and rendered later.
@@ -68,6 +71,8 @@ class TaskSpec:
     """Fixed episode length in control steps (gymnasium's v5 time limit)."""
     height_qpos: int | None = None
     """Index of the torso's height in qpos, reported as ``info["height"]``, for bodies that have one."""
+    pitch_qpos: int | None = None
+    """Index of the torso's pitch in qpos (planar bodies), reported as ``info["upright"]`` = cos(pitch)."""
     posture_height: float | None = None
     """For bodies that can fall: the survive bonus is replaced by ``height - posture_height`` per step."""
     respawn_seconds: float | None = None
@@ -81,10 +86,10 @@ class TaskSpec:
 
 TASKS: dict[str, TaskSpec] = {
     "Hopper": TaskSpec(HopperEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False, "healthy_reward": 0.0},
-                       height_qpos=1, posture_height=1.0),
+                       height_qpos=1, pitch_qpos=2, posture_height=1.0),
     "Walker2d": TaskSpec(Walker2dEnv, {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False, "healthy_reward": 0.0},
-                         height_qpos=1, posture_height=2.0, segment_steps=45),
-    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}, height_qpos=1, segment_steps=30),
+                         height_qpos=1, pitch_qpos=2, posture_height=2.0, segment_steps=45),
+    "HalfCheetah": TaskSpec(HalfCheetahEnv, {"ctrl_cost_weight": 0.0}, height_qpos=1, pitch_qpos=2, segment_steps=30),
     "Swimmer": TaskSpec(SwimmerEnv, {"ctrl_cost_weight": 0.0}),
     "Ant": TaskSpec(
         AntEnv, {"ctrl_cost_weight": 0.0, "contact_cost_weight": 0.0, "terminate_when_unhealthy": False,
@@ -101,9 +106,10 @@ class PaperTask(gym.Wrapper):
     """Never terminates, reports reward parts, health, height and the simulator state in ``info``."""
 
     def __init__(self, env: gym.Env, height_qpos: int | None = None, posture_height: float | None = None,
-                 respawn_seconds: float | None = None):
+                 respawn_seconds: float | None = None, pitch_qpos: int | None = None):
         super().__init__(env)
         self.height_qpos = height_qpos
+        self.pitch_qpos = pitch_qpos
         self.posture_height = posture_height
         self.respawn_steps = None if respawn_seconds is None else round(respawn_seconds / env.unwrapped.dt)
         self.down_steps = 0
@@ -121,6 +127,8 @@ class PaperTask(gym.Wrapper):
         info["healthy"] = float(healthy)
         if self.height_qpos is not None:
             info["height"] = float(self.env.unwrapped.data.qpos[self.height_qpos])
+        if self.pitch_qpos is not None:
+            info["upright"] = float(np.cos(self.env.unwrapped.data.qpos[self.pitch_qpos]))
         if self.posture_height is not None:
             info["reward_height"] = info["height"] - self.posture_height
             reward += info["reward_height"]
@@ -140,7 +148,7 @@ def make_task(task: str, **kwargs) -> gym.Env:
     """Entry point for ``prefrl/<task>-v0``; keyword arguments override the task's."""
     spec = TASKS[task]
     return PaperTask(spec.env_class(**(spec.kwargs | kwargs)), spec.height_qpos, spec.posture_height,
-                     spec.respawn_seconds)
+                     spec.respawn_seconds, spec.pitch_qpos)
 
 
 def register_all() -> None:

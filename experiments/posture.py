@@ -4,9 +4,10 @@
 
 For every run of the task under RESULTS/runs that kept its policy.zip, rolls out its policy
 (mean action, as the final evaluation does) and reports the share of steps with the torso upside
-down (cos(pitch) < 0) beside the true return. A HalfCheetah that flips onto its back early can
-still run forward, slowly; the true reward has no term for posture, so such runs sit on a plateau
-well below the upright ones. Writes ``posture.json`` into RESULTS (a file there from another
+down (``info["upright"]`` = cos(pitch) < 0) beside the true return; runs made since evaluations
+log it have it as ``final_upside_down`` and ``eval/upside_down``. A HalfCheetah that flips onto its
+back early can still run forward, slowly; the true reward has no term for posture, so such runs sit
+on a plateau well below the upright ones. Writes ``posture.json`` into RESULTS (a file there from another
 task is kept, its runs updated) and prints one row per run.
 """
 
@@ -23,17 +24,17 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from envs.paper_tasks import TASKS  # noqa: E402
 from experiments.reward_fit import rollout  # noqa: E402
 from prefrl import cli  # noqa: E402
 from prefrl.config import ConfigError  # noqa: E402
 
-# The planar walkers observe qpos[1:] first (rootz, rooty, joints): the torso's pitch is entry 1.
-PITCH_OBS = {"Hopper": 1, "Walker2d": 1, "HalfCheetah": 1}
+PLANAR = [name for name, spec in TASKS.items() if spec.pitch_qpos is not None]  # they report info["upright"]
 
 
-def upside_down_share(observations: np.ndarray, env_name: str) -> float:
-    """Share of steps whose torso pitch has cos < 0 (more than 90 degrees from upright). (N, obs_dim)"""
-    return float(np.mean(np.cos(observations[:, PITCH_OBS[env_name]]) < 0))
+def upside_down_share(upright: np.ndarray) -> float:
+    """Share of steps with the torso upside down: ``info["upright"]`` (cos of its pitch) below 0."""
+    return float(np.mean(np.asarray(upright) < 0))
 
 
 def posture(results: Path, env_name: str, episodes: int, seed: int) -> dict[str, dict[str, float]]:
@@ -46,8 +47,8 @@ def posture(results: Path, env_name: str, episodes: int, seed: int) -> dict[str,
             continue
         if json.loads(config_file.read_text()).get("env") != env_name:
             continue
-        observations, _, true, _ = rollout(env_name, run, episodes, seed, deterministic=True)
-        rows[run.name] = {"upside_down_share": upside_down_share(observations, env_name),
+        _, _, true, facts = rollout(env_name, run, episodes, seed, deterministic=True, facts=("upright",))
+        rows[run.name] = {"upside_down_share": upside_down_share(facts["upright"]),
                           "true_return_per_episode": float(true.sum() / episodes)}
     return rows
 
@@ -56,12 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = cli._OneLineParser(prog="python -m experiments.posture", description=__doc__.splitlines()[0],
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("results", type=Path, help="results folder (holding runs/)")
-    p.add_argument("--env", default="HalfCheetah", help=f"task: one of {', '.join(PITCH_OBS)}")
+    p.add_argument("--env", default="HalfCheetah", help=f"task: one of {', '.join(PLANAR)}")
     p.add_argument("--episodes", type=int, default=2, help="episodes per run")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     ns = p.parse_args(argv)
-    if ns.env not in PITCH_OBS:
-        raise ConfigError(f"--env {ns.env}: posture is measured for {', '.join(PITCH_OBS)} only")
+    if ns.env not in PLANAR:
+        raise ConfigError(f"--env {ns.env}: posture is measured for {', '.join(PLANAR)} only")
     if ns.episodes <= 0:
         raise ConfigError(f"--episodes must be positive, got {ns.episodes}")
     if not (ns.results / "runs").is_dir():

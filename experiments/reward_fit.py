@@ -29,10 +29,11 @@ from prefrl.config import ConfigError  # noqa: E402
 Rollout = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, list[float]]]
 
 
-def rollout(env_name: str, policy_run: Path, episodes: int, seed: int, deterministic: bool = False) -> Rollout:
+def rollout(env_name: str, policy_run: Path, episodes: int, seed: int, deterministic: bool = False,
+            facts: Sequence[str] = ()) -> Rollout:
     """``episodes`` episodes of ``policy_run``'s policy (stochastic actions, or its mean action with
     ``deterministic`` as in evaluation) on task ``env_name``: (observations, actions, true rewards,
-    the true reward's parts ``info["reward_*"]`` per step)."""
+    the true reward's parts ``info["reward_*"]`` and the ``facts`` the env reports, per step)."""
     import gymnasium as gym
     from stable_baselines3 import A2C, PPO
 
@@ -53,7 +54,7 @@ def rollout(env_name: str, policy_run: Path, episodes: int, seed: int, determini
             done = terminated or truncated
             true.append(reward)
             for k, v in info.items():
-                if k.startswith("reward_"):
+                if k.startswith("reward_") or k in facts:
                     parts.setdefault(k, []).append(float(v))
     env.close()
     return np.array(observations), np.array(actions), np.array(true), parts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -219,10 +221,32 @@ def exploration_metrics(agent: BaseAlgorithm, sample: int = 512) -> dict[str, fl
     return {"train/action_std": float(dist.distribution.stddev.mean())}
 
 
-def evaluate(agent: BaseAlgorithm, env_name: str, episodes: int, seed: int) -> tuple[float, float]:
-    """Mean and std of the true return of the deterministic policy over ``episodes`` episodes."""
+class Evaluation(NamedTuple):
+    mean: float
+    """Mean true return of the deterministic policy."""
+    std: float
+    upside_down: float | None
+    """Share of steps with the torso upside down (``info["upright"]`` < 0); None for a task whose
+    env does not report ``upright`` (only the planar bodies do)."""
+
+    def metrics(self, prefix: str) -> dict[str, float]:
+        """``{prefix}true_return``, ``{prefix}true_return_std`` and, where measured, ``{prefix}upside_down``."""
+        out = {f"{prefix}true_return": self.mean, f"{prefix}true_return_std": self.std}
+        return out if self.upside_down is None else out | {f"{prefix}upside_down": self.upside_down}
+
+
+def evaluate(agent: BaseAlgorithm, env_name: str, episodes: int, seed: int) -> Evaluation:
+    """The deterministic policy over ``episodes`` episodes: its true return, and how much of the time
+    it spends upside down."""
     venv = make_vec_env(env_name, episodes, seed)
+    upright: list[float] = []
+
+    def record(local_vars: dict, _globals: dict) -> None:  # each counted step of each env
+        if "upright" in local_vars["info"]:
+            upright.append(local_vars["info"]["upright"])
+
     returns, _ = evaluate_policy(agent, venv, n_eval_episodes=episodes, deterministic=True,
-                                 return_episode_rewards=True)
+                                 return_episode_rewards=True, callback=record)
     venv.close()
-    return float(np.mean(returns)), float(np.std(returns))
+    upside_down = float(np.mean(np.array(upright) < 0)) if upright else None
+    return Evaluation(float(np.mean(returns)), float(np.std(returns)), upside_down)

@@ -173,8 +173,8 @@ class PreferenceRun:
                     self.rescale_true_reward()
             if steps >= self.next_eval or steps >= cfg.steps:
                 with clock("evaluation"):
-                    mean, std = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes, cfg.seed + 10_000 + steps)
-                metrics |= {"eval/true_return": mean, "eval/true_return_std": std}
+                    metrics |= agents.evaluate(self.agent, cfg.env, cfg.eval_episodes,
+                                               cfg.seed + 10_000 + steps).metrics("eval/")
                 self.next_eval = steps + cfg.eval_every
             self.log(metrics)
             with clock("checkpoint"):
@@ -365,7 +365,7 @@ class PreferenceRun:
     def finish(self) -> dict[str, Any]:
         cfg = self.config
         with self.clock("evaluation"):
-            mean, std = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
+            final = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
         self.agent.save(self.path / "policy.zip")
         cpu_time = time.process_time() - self.start_cpu
         summary = {
@@ -381,8 +381,7 @@ class PreferenceRun:
             "wall_time": time.time() - self.start_time,
             "cpu_time": cpu_time,
             **self.clock.breakdown(cpu_time, () if cfg.true_reward else PREFERENCE_PARTS),
-            "final_true_return": mean,
-            "final_true_return_std": std,
+            **final.metrics("final_"),
             "final_eval_episodes": cfg.final_eval_episodes,
             "provenance": run_dir.provenance(),
         }

@@ -29,6 +29,10 @@ def test_reward_parts_sum_to_reward_and_no_control_cost(task):
         assert info["qpos"].shape == env.unwrapped.data.qpos.shape
         if task in ("Hopper", "Walker2d", "HalfCheetah", "Ant"):
             assert info["height"] == info["qpos"][2 if task == "Ant" else 1]
+        if task in ("Hopper", "Walker2d", "HalfCheetah"):
+            assert info["upright"] == pytest.approx(np.cos(info["qpos"][2]))
+        else:
+            assert "upright" not in info
     env.close()
 
 
@@ -144,3 +148,16 @@ def test_vec_env_without_info_deepcopy_steps_like_sb3s(task):
             for k in was:
                 np.testing.assert_array_equal(info[k], was[k])
     assert ends == 2 * 3  # two episode ends in each env
+
+
+def test_a_cheetah_on_its_back_reports_upright_below_zero():
+    env = gym.make("prefrl/HalfCheetah-v0")
+    env.reset(seed=0)
+    data = env.unwrapped.data
+    qpos, qvel = data.qpos.copy(), data.qvel.copy()
+    qpos[1], qpos[2] = 0.5, np.pi  # lifted, turned over
+    env.unwrapped.set_state(qpos, qvel)
+    for _ in range(20):
+        *_, info = env.step(np.zeros(env.action_space.shape))
+    assert info["upright"] < -0.9
+    env.close()

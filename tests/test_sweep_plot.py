@@ -216,13 +216,15 @@ def test_posture_counts_upside_down_steps_of_each_run(tmp_path, capsys):
 
     from experiments import posture
 
-    upright, flipped = np.zeros((3, 17)), np.zeros((1, 17))
-    flipped[:, 1] = np.pi  # torso pitch: on its back
-    assert posture.upside_down_share(np.concatenate([upright, flipped]), "HalfCheetah") == 0.25
+    assert posture.upside_down_share(np.array([1.0, 0.2, -0.1, -1.0])) == 0.5
     small = TINY | {"env": "HalfCheetah", "true_reward": True, "steps": 1024, "chunk_steps": 512,
                     "eval_every": 1024, "final_eval_episodes": 1}
-    train(RunConfig(**small), tmp_path / "runs" / "cheetah")
-    train(RunConfig(**TINY), tmp_path / "runs" / "toy")  # another task: not rolled out
+    summary = train(RunConfig(**small), tmp_path / "runs" / "cheetah")
+    assert 0 <= summary["final_upside_down"] <= 1  # every evaluation of a planar body measures it
+    rows = [json.loads(line) for line in (tmp_path / "runs/cheetah/metrics.jsonl").read_text().splitlines()]
+    assert [0 <= r["eval/upside_down"] <= 1 for r in rows if "eval/true_return" in r] == [True]
+    toy = train(RunConfig(**TINY), tmp_path / "runs" / "toy")  # another task: not rolled out
+    assert "final_upside_down" not in toy and "final_true_return" in toy
     (tmp_path / "posture.json").write_text(json.dumps({"Hopper": {"h": {"upside_down_share": 0.5}}}))
     assert posture.main([str(tmp_path), "--episodes", "1"]) == 0
     kept = json.loads((tmp_path / "posture.json").read_text())
