@@ -177,13 +177,16 @@ def learn_callback(config: RunConfig) -> BaseCallback | None:
 def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo_kwargs: dict | None = None,
                policy_kwargs: dict | None = None) -> BaseAlgorithm:
     """A new agent; a task may give its own PPO settings (``ppo_kwargs``, replacing ``PPO_KWARGS``)
-    and ``policy_kwargs`` for Gaussian exploration (gSDE sets its own noise scale)."""
+    and ``policy_kwargs`` for Gaussian exploration (gSDE sets its own noise scale); a run's
+    ``log_std_init`` replaces the task's."""
     if config.algo == "ppo":
         cls, kwargs = PPO, PPO_KWARGS if ppo_kwargs is None else ppo_kwargs
     else:
         cls, kwargs = A2C, A2C_KWARGS
     if config.obs_norm:
         policy_kwargs = dict(policy_kwargs or {}, features_extractor_class=StandardisedObs)
+    if config.log_std_init:
+        policy_kwargs = dict(policy_kwargs or {}, log_std_init=config.log_std_init)
     return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
                device="cpu", ent_coef=config.ent_coef, **kwargs, **exploration_kwargs(config, policy_kwargs))
 

@@ -41,6 +41,10 @@ class RunConfig:
     gsde_every: int = arg(0, "exploration noise: 0 draws independent Gaussian action noise every step; n > 0 uses "
                                "generalized state-dependent exploration (gSDE, PPO/A2C use_sde), its noise matrix "
                                "redrawn every n steps: smooth, temporally correlated motions", rl=True)
+    log_std_init: float = arg(0.0, "initial log std of the Gaussian action noise (PPO/A2C); 0: the task's own "
+                                   "(std 1, SB3's default, on the paper tasks; the backflip's -0.5). Smaller "
+                                   "starts with gentler flailing, e.g. -1 (std 0.37). Not with --gsde-every, which "
+                                   "sets its own noise scale", rl=True)
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
                                 "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
@@ -115,6 +119,11 @@ class RunConfig:
         for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps", "rune_beta"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.log_std_init and self.gsde_every:
+            raise ConfigError("--log-std-init sets the Gaussian action noise; --gsde-every replaces it with gSDE's, "
+                              "which sets its own scale: drop one of them")
+        if not math.isfinite(self.log_std_init):
+            raise ConfigError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.env not in task_names():
             raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(task_names())}")
         for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS),

@@ -529,3 +529,14 @@ def test_surf_cropping_and_pseudo_labels_fit_r_hat_and_report_how_the_pseudo_lab
                          (dict(crop=0.5, true_reward=True), "nothing is fitted")):
         with pytest.raises(ConfigError, match=message):
             RunConfig(**{**TINY, **bad})
+
+
+def test_log_std_init_sets_the_initial_action_noise_of_run_and_baseline(tmp_path):
+    for extra in ({}, {"true_reward": True}):
+        config = RunConfig(**{**TINY, **extra, "log_std_init": -1.0})
+        agent = PreferenceRun(config, tmp_path / f"run{len(extra)}").agent
+        assert torch.allclose(agent.policy.log_std.detach(), torch.tensor(-1.0))
+    assert torch.allclose(PreferenceRun(RunConfig(**TINY), tmp_path / "default").agent.policy.log_std.detach(),
+                          torch.tensor(0.0))  # SB3's default, std 1
+    with pytest.raises(ConfigError, match="--gsde-every replaces it"):
+        RunConfig(**{**TINY, "log_std_init": -1.0, "gsde_every": 4})
