@@ -133,6 +133,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
                if all("cpu_time" in r.summary for r in members) else {}),
             "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
         }
+        if all("final_upside_down" in r.summary for r in members):
+            # planar bodies: share of the final evaluation's steps spent upside down, per seed
+            out[group]["final_upside_down_per_seed"] = [r.summary["final_upside_down"] for r in members]
         shares = [r.summary.get("preference_loop_cpu_share") for r in members]
         if all(share is not None for share in shares):
             # the run's own CPU split (``CpuClock.breakdown``): the loop's parts over the

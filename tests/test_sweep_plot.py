@@ -225,6 +225,10 @@ def test_posture_counts_upside_down_steps_of_each_run(tmp_path, capsys):
     assert [0 <= r["eval/upside_down"] <= 1 for r in rows if "eval/true_return" in r] == [True]
     toy = train(RunConfig(**TINY), tmp_path / "runs" / "toy")  # another task: not rolled out
     assert "final_upside_down" not in toy and "final_true_return" in toy
+    groups = results.summarise(results.load_runs(tmp_path))
+    assert [g["final_upside_down_per_seed"] for g in groups.values() if g["env"] == "HalfCheetah"] == [
+        [summary["final_upside_down"]]]
+    assert not any("final_upside_down_per_seed" in g for g in groups.values() if g["env"] == "ToyLine")
     (tmp_path / "posture.json").write_text(json.dumps({"Hopper": {"h": {"upside_down_share": 0.5}}}))
     assert posture.main([str(tmp_path), "--episodes", "1"]) == 0
     kept = json.loads((tmp_path / "posture.json").read_text())
