@@ -10,7 +10,7 @@ from typing import Any
 from prefrl.queries import ENSEMBLE_SELECTORS, SELECTORS, pretrain_labels
 
 ALGOS = ("ppo", "a2c")
-NORMALISE = ("recent", "labelled")
+NORMALISE = ("recent", "labelled", "initial")
 INPUT_NORMS = ("none", "labelled")
 TEACHERS = ("oracle", "human")
 MIN_PRETRAIN_LABELS = 4
@@ -82,7 +82,9 @@ class RunConfig:
     normalise: str = arg("recent", "what r_hat is normalised to mean 0, std 1 on after each fit: recent (the "
                                    "latest steps of behaviour, as the paper) or labelled (every step of the "
                                    "segments labelled so far: a reference that drifts slowly, so the agent's "
-                                   "reward keeps rising as it improves)")
+                                   "reward keeps rising as it improves) or initial (every step of the "
+                                   "pretraining labels' segments, the initial policy's behaviour: a fixed "
+                                   "reference, so r_hat's scale grows with the agent as a raw reward's does)")
     input_norm: str = arg("none", "reward-model inputs: none (raw observations and actions, as the paper) or "
                                   "labelled (each feature standardised on the segments labelled so far, "
                                   "updated at each fit without changing r_hat, so the fit and its l2 treat "
@@ -166,7 +168,7 @@ class RunConfig:
                               f"--steps {self.steps}: make it smaller")
         if self.reward_model:
             for flag, clash in (("--true-reward", self.true_reward), ("--explore-steps", self.explore_steps),
-                                ("--offline", self.offline), ("--normalise labelled", self.normalise == "labelled"),
+                                ("--offline", self.offline), ("--normalise labelled/initial", self.normalise != "recent"),
                                 ("--teacher human", self.teacher == "human"),
                                 ("--input-norm labelled (the given model keeps its own input scaling)",
                                  self.input_norm != "none")):

@@ -225,9 +225,10 @@ class PreferenceData:
     def __len__(self) -> int:
         return len(self.targets)
 
-    def steps(self) -> torch.Tensor:
-        """Every step of every labelled segment, left and right, as one batch of inputs. (2*P*T, D)"""
-        return torch.cat([self.left, self.right]).reshape(-1, self.left.shape[-1])
+    def steps(self, first: int | None = None) -> torch.Tensor:
+        """Every step of every labelled segment (of the ``first`` pairs only, if given), left and
+        right, as one batch of inputs. (2*P*T, D)"""
+        return torch.cat([self.left[:first], self.right[:first]]).reshape(-1, self.left.shape[-1])
 
     def extend(self, left: np.ndarray, right: np.ndarray, targets: np.ndarray,
                rng: np.random.Generator) -> None:

@@ -267,7 +267,7 @@ class PreferenceRun:
 
     def fit(self, steps: int) -> dict[str, float]:
         """Train r_hat on every label so far; renormalise it on recent behaviour or, with
-        ``normalise="labelled"``, on every step of the labelled segments. With
+        ``normalise``, on every step of the labelled (or the pretraining labels') segments. With
         ``input_norm="labelled"`` its inputs are first standardised on the labelled segments."""
         with self.clock("fit"):
             return self._fit(steps)
@@ -295,9 +295,12 @@ class PreferenceRun:
         return metrics, tuple(torch.as_tensor(x) for x in (left[confident], right[confident], targets))
 
     def renormalise(self) -> None:
-        """r_hat to mean 0, std 1 on recent behaviour or on the labelled segments (``normalise``)."""
+        """r_hat to mean 0, std 1 on recent behaviour, on the labelled segments or on the pretraining
+        labels' segments (``normalise``)."""
         if self.config.normalise == "labelled":
             rows = self.data.steps().numpy()
+        elif self.config.normalise == "initial":
+            rows = self.data.steps(first=self.labels_due(self.config.explore_steps)).numpy()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
         self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)))

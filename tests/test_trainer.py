@@ -333,23 +333,29 @@ def test_obs_norm_standardises_the_policys_inputs_by_what_it_has_learned_from_an
     assert stats(PreferenceRun(RunConfig(**TINY), tmp_path / "raw").agent) is None
 
 
-@pytest.mark.parametrize("normalise", ["recent", "labelled"])
+@pytest.mark.parametrize("normalise", ["recent", "labelled", "initial"])
 def test_r_hat_is_normalised_on_recent_behaviour_or_on_the_labelled_segments(tmp_path, normalise):
     from prefrl.store import LabelStore
 
     run = PreferenceRun(RunConfig(**{**TINY, "normalise": normalise}), tmp_path / "run")
     run.run()
     store = LabelStore(tmp_path / "run/labels.sqlite")
-    labelled = [store.segment(i) for q, _ in store.training_labels() for i in (q.left_id, q.right_id)]
-    on = {"labelled": np.concatenate([s.features(None) for s in labelled]),
+    pairs = list(store.training_labels())
+    pretrain = run.labels_due(0)
+    assert 0 < pretrain < len(pairs) == TINY["labels"]
+
+    def steps(pairs):
+        return np.concatenate([store.segment(i).features(None) for q, _ in pairs for i in (q.left_id, q.right_id)])
+
+    on = {"labelled": steps(pairs), "initial": steps(pairs[:pretrain]),
           "recent": np.concatenate([e.features(None) for e in run.recorder.episodes])}
     with torch.no_grad():
         members = {k: run.reward_model.member_rewards(torch.as_tensor(v, dtype=torch.float32)) for k, v in on.items()}
-    other = "recent" if normalise == "labelled" else "labelled"
     assert torch.allclose(members[normalise].mean(dim=1), torch.zeros(3), atol=1e-4)
     assert torch.allclose(members[normalise].std(dim=1), torch.ones(3), atol=1e-4)
-    assert not torch.allclose(members[other].mean(dim=1), torch.zeros(3), atol=1e-2)
-    with pytest.raises(ConfigError, match="unknown normalise 'latest'; known: recent, labelled"):
+    for other in set(on) - {normalise}:
+        assert not torch.allclose(members[other].mean(dim=1), torch.zeros(3), atol=1e-2)
+    with pytest.raises(ConfigError, match="unknown normalise 'latest'; known: recent, labelled, initial"):
         RunConfig(**{**TINY, "normalise": "latest"})
 
 
