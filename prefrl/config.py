@@ -85,6 +85,10 @@ class RunConfig:
                                    "reward keeps rising as it improves) or initial (every step of the "
                                    "pretraining labels' segments, the initial policy's behaviour: a fixed "
                                    "reference, so r_hat's scale grows with the agent as a raw reward's does)")
+    reward_std: float = arg(1.0, "the std the agent's reward is normalised to (r_hat, and the true reward with "
+                                 "--scale-true-reward), on the steps --normalise names; 1 as the paper. Its scale "
+                                 "sets how PPO's value loss weighs against the policy's in the clipped gradient",
+                            rl=True)
     input_norm: str = arg("none", "reward-model inputs: none (raw observations and actions, as the paper) or "
                                   "labelled (each feature standardised on the segments labelled so far, "
                                   "updated at each fit without changing r_hat, so the fit and its l2 treat "
@@ -124,6 +128,8 @@ class RunConfig:
         if self.log_std_init and self.gsde_every:
             raise ConfigError("--log-std-init sets the Gaussian action noise; --gsde-every replaces it with gSDE's, "
                               "which sets its own scale: drop one of them")
+        if not (math.isfinite(self.reward_std) and self.reward_std > 0):
+            raise ConfigError(f"--reward-std must be a positive number, got {self.reward_std}")
         if not math.isfinite(self.log_std_init):
             raise ConfigError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.env not in task_names():

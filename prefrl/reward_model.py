@@ -153,11 +153,12 @@ class RewardEnsemble(nn.Module):
         return sum(w.pow(2).sum(dim=(1, 2)) for w in self.weights)
 
     @torch.no_grad()
-    def normalise(self, x: torch.Tensor) -> None:
-        """Set each member's mean/std from a sample of recent behaviour. x: (N, D)"""
+    def normalise(self, x: torch.Tensor, target_std: float = 1.0) -> None:
+        """Set each member's mean/std so that its reward on a sample of behaviour x (N, D) has mean 0
+        and std ``target_std``."""
         r = self.raw(x)
         self.mean.copy_(r.mean(dim=1))
-        self.std.copy_(r.std(dim=1).clamp_min(1e-6))
+        self.std.copy_(r.std(dim=1).clamp_min(1e-6) / target_std)
 
     @torch.no_grad()
     def standardise_inputs(self, x: torch.Tensor, keep_function: bool = True) -> None:

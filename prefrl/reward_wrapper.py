@@ -89,8 +89,9 @@ class ScaledTrueRewardWrapper(VecEnvWrapper):
         super().__init__(venv)
         self.mean, self.std = 0.0, 1.0
 
-    def renormalise(self, rewards: np.ndarray) -> None:
-        self.mean, self.std = float(np.mean(rewards)), float(np.std(rewards)) + 1e-8
+    def renormalise(self, rewards: np.ndarray, target_std: float = 1.0) -> None:
+        """The agent's reward to mean 0, std ``target_std`` on ``rewards``."""
+        self.mean, self.std = float(np.mean(rewards)), (float(np.std(rewards)) + 1e-8) / target_std
 
     def reset(self):
         return self.venv.reset()

@@ -295,15 +295,15 @@ class PreferenceRun:
         return metrics, tuple(torch.as_tensor(x) for x in (left[confident], right[confident], targets))
 
     def renormalise(self) -> None:
-        """r_hat to mean 0, std 1 on recent behaviour, on the labelled segments or on the pretraining
-        labels' segments (``normalise``)."""
+        """r_hat to mean 0, std ``reward_std`` on recent behaviour, on the labelled segments or on the
+        pretraining labels' segments (``normalise``)."""
         if self.config.normalise == "labelled":
             rows = self.data.steps().numpy()
         elif self.config.normalise == "initial":
             rows = self.data.steps(first=self.labels_due(self.config.explore_steps)).numpy()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
-        self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)))
+        self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)), self.config.reward_std)
 
     def normalisation_sample(self, rows: np.ndarray) -> np.ndarray:
         """At most NORMALISE_ROWS of ``rows``, drawn without replacement."""
@@ -313,7 +313,8 @@ class PreferenceRun:
         """The baseline's counterpart of renormalising r_hat: standardise the true reward on
         recent behaviour (sampled as ``fit`` samples r_hat's rows)."""
         self.reward_scaler.renormalise(
-            self.normalisation_sample(np.concatenate([e.true_reward for e in self.recorder.episodes])))
+            self.normalisation_sample(np.concatenate([e.true_reward for e in self.recorder.episodes])),
+            self.config.reward_std)
 
     def fresh_pairs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` fresh segment pairs of recent behaviour: the left and right clips' reward-model

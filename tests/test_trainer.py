@@ -546,3 +546,21 @@ def test_log_std_init_sets_the_initial_action_noise_of_run_and_baseline(tmp_path
                           torch.tensor(0.0))  # SB3's default, std 1
     with pytest.raises(ConfigError, match="--gsde-every replaces it"):
         RunConfig(**{**TINY, "log_std_init": -1.0, "gsde_every": 4})
+
+
+def test_reward_std_sets_the_scale_of_r_hat_and_of_the_scaled_true_reward(tmp_path):
+    from prefrl.reward_wrapper import ScaledTrueRewardWrapper
+
+    run = PreferenceRun(RunConfig(**{**TINY, "reward_std": 0.5}), tmp_path / "run")
+    run.run()
+    recent = np.concatenate([e.features(None) for e in run.recorder.episodes])
+    with torch.no_grad():
+        members = run.reward_model.member_rewards(torch.as_tensor(recent, dtype=torch.float32))
+    assert torch.allclose(members.mean(dim=1), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(members.std(dim=1), torch.full((3,), 0.5), atol=1e-4)
+    scaler = ScaledTrueRewardWrapper(run.recorder)
+    rewards = np.array([1.0, 3.0, 5.0, 7.0])
+    scaler.renormalise(rewards, 0.5)
+    assert np.std((rewards - scaler.mean) / scaler.std) == pytest.approx(0.5, rel=1e-6)
+    with pytest.raises(ConfigError, match="--reward-std must be a positive number, got 0.0"):
+        RunConfig(**{**TINY, "reward_std": 0.0})
