@@ -7,8 +7,8 @@ For every run of the task under RESULTS/runs that kept its policy.zip, rolls out
 down (``info["upright"]`` = cos(pitch) < 0) beside the true return; runs made since evaluations
 log it have it as ``final_upside_down`` and ``eval/upside_down``. A HalfCheetah that flips onto its
 back early can still run forward, slowly; the true reward has no term for posture, so such runs sit
-on a plateau well below the upright ones. Writes ``posture.json`` into RESULTS (a file there from another
-task is kept, its runs updated) and prints one row per run.
+on a plateau well below the upright ones. Writes ``posture.json`` into RESULTS (a file there from
+another task is kept, its runs updated) and prints one row per run.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class RunConfig:
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
     fixed_l2: bool = arg(False, "ablation: keep the l2 strength fixed instead of adapting it")
-    normalise: str = arg("recent", "what r_hat is normalised to mean 0, std 1 on after each fit: recent (the "
+    normalise: str = arg("recent", "what r_hat is normalised to mean 0, std --reward-std on after each fit: recent (the "
                                    "latest steps of behaviour, as the paper) or labelled (every step of the "
                                    "segments labelled so far: a reference that drifts slowly, so the agent's "
                                    "reward keeps rising as it improves) or initial (every step of the "
