@@ -22,19 +22,13 @@ import json  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from envs.paper_tasks import TASKS  # noqa: E402
 from experiments.reward_fit import rollout  # noqa: E402
 from prefrl import cli  # noqa: E402
+from prefrl.agents import upside_down_share  # noqa: E402  (the evaluations' measure)
 from prefrl.config import ConfigError  # noqa: E402
 
 PLANAR = [name for name, spec in TASKS.items() if spec.pitch_qpos is not None]  # they report info["upright"]
-
-
-def upside_down_share(upright: np.ndarray) -> float:
-    """Share of steps with the torso upside down: ``info["upright"]`` (cos of its pitch) below 0."""
-    return float(np.mean(np.asarray(upright) < 0))
 
 
 def posture(results: Path, env_name: str, episodes: int, seed: int) -> dict[str, dict[str, float]]:

@@ -224,6 +224,11 @@ def exploration_metrics(agent: BaseAlgorithm, sample: int = 512) -> dict[str, fl
     return {"train/action_std": float(dist.distribution.stddev.mean())}
 
 
+def upside_down_share(upright) -> float:
+    """Share of steps with the torso upside down: ``info["upright"]`` (cos of its pitch) below 0."""
+    return float(np.mean(np.asarray(upright) < 0))
+
+
 class Evaluation(NamedTuple):
     mean: float
     """Mean true return of the deterministic policy."""
@@ -251,5 +256,5 @@ def evaluate(agent: BaseAlgorithm, env_name: str, episodes: int, seed: int) -> E
     returns, _ = evaluate_policy(agent, venv, n_eval_episodes=episodes, deterministic=True,
                                  return_episode_rewards=True, callback=record)
     venv.close()
-    upside_down = float(np.mean(np.array(upright) < 0)) if upright else None
+    upside_down = upside_down_share(upright) if upright else None
     return Evaluation(float(np.mean(returns)), float(np.std(returns)), upside_down)
