@@ -3,7 +3,8 @@
     python -m experiments.plot experiments/results/hopper_700
 
 Writes into the folder: summary.json (per group: final true return mean / 95% CI / per seed,
-wall time, % of true-reward RL) and learning_curves.png, bits_of_feedback.png,
+wall time, % of true-reward RL), across_tasks.json (per setting: its % on each task and their
+mean, the number the issue's targets are stated in) and learning_curves.png, bits_of_feedback.png,
 reward_model_accuracy.png, reward_hacking.png.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from prefrl import cli, plots
 from prefrl.config import ConfigError
-from prefrl.results import load_runs, summarise
+from prefrl.results import across_tasks, load_runs, summarise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError(f"no runs in {ns.results / 'runs'}; run experiments.sweep first")
     summary = summarise(runs)
     (ns.results / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    settings = across_tasks(summary)
+    (ns.results / "across_tasks.json").write_text(json.dumps(settings, indent=2) + "\n")
     plots.learning_curves(runs, ns.results / "learning_curves.png")
     plots.bits_of_feedback(summary, ns.results / "bits_of_feedback.png")
     plots.reward_model_accuracy(runs, ns.results / "reward_model_accuracy.png")
@@ -44,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra += f", preference loop {100 * s['preference_loop_cpu_share_mean']:.0f}% of the CPU time"
         print(f"{group}: {s['final_true_return_mean']:.1f} +- {s['final_true_return_ci95']:.1f} "
               f"(n={len(s['seeds'])}, {s['wall_time_min_mean']:.1f} min){extra}", file=sys.stderr)
+    for setting, row in settings.items():
+        if len(row["pct_per_task"]) > 1:
+            each = ", ".join(f"{env} {pct:.0f}%" for env, pct in row["pct_per_task"].items())
+            print(f"{setting}, over tasks: mean {row['mean_pct']:.0f}% ({each}), wall time "
+                  f"{row['mean_wall_time_ratio']:.2f}x the true-reward run", file=sys.stderr)
     return 0
 
 

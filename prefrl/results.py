@@ -167,3 +167,31 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         if "cpu_time_min_mean" in stats and "cpu_time_min_mean" in out[names[0]]:
             stats["cpu_time_vs_true_reward"] = stats["cpu_time_min_mean"] / out[names[0]]["cpu_time_min_mean"]
     return out
+
+
+def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets read per setting over tasks: for every preference group, the same
+    setting (labels, selector and knobs) on each task that has a % of true-reward RL, and the mean
+    of those %s with the mean wall-time ratio. Keyed by the group name without the task; a task
+    whose % is undefined (its baseline learned nothing) is listed in ``undefined`` and left out of
+    the mean."""
+    out: dict[str, Any] = {}
+    for group, stats in sorted(summary.items()):
+        if stats["true_reward"] or "return_vs_true_reward_pct" not in stats:
+            continue
+        setting = group.removeprefix(stats["env"] + " ")
+        row = out.setdefault(setting, {"labels": stats["labels"], "pct_per_task": {}, "seeds_per_task": {},
+                                       "baseline_per_task": {}, "wall_time_ratio_per_task": {}, "undefined": []})
+        pct = stats["return_vs_true_reward_pct"]
+        if not math.isfinite(pct):
+            row["undefined"].append(stats["env"])
+            continue
+        row["pct_per_task"][stats["env"]] = pct
+        row["seeds_per_task"][stats["env"]] = len(stats["seeds"])
+        row["baseline_per_task"][stats["env"]] = stats["true_reward_baseline"]
+        row["wall_time_ratio_per_task"][stats["env"]] = stats["wall_time_vs_true_reward"]
+    for row in out.values():
+        pcts, walls = list(row["pct_per_task"].values()), list(row["wall_time_ratio_per_task"].values())
+        row["mean_pct"] = float(np.mean(pcts)) if pcts else math.nan
+        row["mean_wall_time_ratio"] = float(np.mean(walls)) if walls else math.nan
+    return out

@@ -85,6 +85,8 @@ def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
     assert pref["return_vs_true_reward_pct"] == pytest.approx(expected, nan_ok=True)
     assert pref["raw_return_ratio_pct"] == pytest.approx(
         100 * pref["final_true_return_mean"] / base["final_true_return_mean"])
+    setting = json.loads((tmp_path / "across_tasks.json").read_text())[pref_group.removeprefix("ToyLine ")]
+    assert setting["pct_per_task"] == ({"ToyLine": pytest.approx(expected)} if math.isfinite(expected) else {})
     for png in ("learning_curves", "bits_of_feedback", "reward_model_accuracy", "reward_hacking"):
         assert (tmp_path / f"{png}.png").stat().st_size > 10_000
 
@@ -242,3 +244,27 @@ def test_posture_counts_upside_down_steps_of_each_run(tmp_path, capsys):
     with pytest.raises(ConfigError, match="is not JSON"):
         posture.main([str(tmp_path)])
     assert (tmp_path / "posture.json").read_text() == "{oops"
+
+
+def test_a_setting_is_read_over_tasks_as_the_mean_of_its_percentages():
+    """The targets are stated over tasks ("700 labels >= 100% on average over the three"):
+    across_tasks pairs a setting's groups on each task and averages their %s."""
+    def run(env, final, labels=700, wall=66.0, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
+        return results.Run("r", RunConfig(env=env, labels=labels, **changes).to_dict(), metrics,
+                           {"final_true_return": final, "wall_time": wall, "env_steps": 1000})
+
+    summary = results.summarise([
+        run("Hopper", 150.0), run("Hopper", 300.0, wall=60.0, true_reward=True),
+        run("Walker2d", 120.0), run("Walker2d", 100.0, wall=55.0, true_reward=True),
+        run("Walker2d", 30.0, labels=350),
+        run("Ant", 10.0), run("Ant", -5.0, wall=60.0, true_reward=True),  # its baseline learned nothing
+    ])
+    rows = results.across_tasks(summary)
+    assert set(rows) == {"700 labels disagreement", "350 labels disagreement"}
+    row = rows["700 labels disagreement"]
+    assert row["pct_per_task"] == pytest.approx({"Hopper": 50.0, "Walker2d": 120.0})
+    assert row["mean_pct"] == pytest.approx(85.0)
+    assert row["undefined"] == ["Ant"]
+    assert row["mean_wall_time_ratio"] == pytest.approx((66 / 60 + 66 / 55) / 2)
+    assert rows["350 labels disagreement"]["pct_per_task"] == pytest.approx({"Walker2d": 30.0})
