@@ -172,7 +172,8 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
 def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
     """The issue's targets read per setting over tasks: for every preference group, the same
     setting (labels, selector and knobs) on each task that has a % of true-reward RL, and the mean
-    of those %s with the mean wall-time ratio. Keyed by the group name without the task; a task
+    of those %s with the mean wall-time and CPU-time ratios (CPU time is the process's own,
+    untouched by other jobs on the machine). Keyed by the group name without the task; a task
     whose % is undefined (its baseline learned nothing) is listed in ``undefined`` and left out of
     the mean."""
     out: dict[str, Any] = {}
@@ -181,7 +182,8 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
             continue
         setting = group.removeprefix(stats["env"] + " ")
         row = out.setdefault(setting, {"labels": stats["labels"], "pct_per_task": {}, "seeds_per_task": {},
-                                       "baseline_per_task": {}, "wall_time_ratio_per_task": {}, "undefined": []})
+                                       "baseline_per_task": {}, "wall_time_ratio_per_task": {},
+                                       "cpu_time_ratio_per_task": {}, "undefined": []})
         pct = stats["return_vs_true_reward_pct"]
         if not math.isfinite(pct):
             row["undefined"].append(stats["env"])
@@ -190,8 +192,10 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
         row["seeds_per_task"][stats["env"]] = len(stats["seeds"])
         row["baseline_per_task"][stats["env"]] = stats["true_reward_baseline"]
         row["wall_time_ratio_per_task"][stats["env"]] = stats["wall_time_vs_true_reward"]
+        if "cpu_time_vs_true_reward" in stats:
+            row["cpu_time_ratio_per_task"][stats["env"]] = stats["cpu_time_vs_true_reward"]
     for row in out.values():
-        pcts, walls = list(row["pct_per_task"].values()), list(row["wall_time_ratio_per_task"].values())
-        row["mean_pct"] = float(np.mean(pcts)) if pcts else math.nan
-        row["mean_wall_time_ratio"] = float(np.mean(walls)) if walls else math.nan
+        for key, values in (("mean_pct", row["pct_per_task"]), ("mean_wall_time_ratio", row["wall_time_ratio_per_task"]),
+                            ("mean_cpu_time_ratio", row["cpu_time_ratio_per_task"])):
+            row[key] = float(np.mean(list(values.values()))) if values else math.nan
     return out

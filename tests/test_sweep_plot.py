@@ -267,4 +267,5 @@ def test_a_setting_is_read_over_tasks_as_the_mean_of_its_percentages():
     assert row["mean_pct"] == pytest.approx(85.0)
     assert row["undefined"] == ["Ant"]
     assert row["mean_wall_time_ratio"] == pytest.approx((66 / 60 + 66 / 55) / 2)
+    assert math.isnan(row["mean_cpu_time_ratio"])  # runs made before CPU time was recorded
     assert rows["350 labels disagreement"]["pct_per_task"] == pytest.approx({"Walker2d": 30.0})
