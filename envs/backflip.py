@@ -42,6 +42,16 @@ initialisation does for motion imitation; the weak launches leave it the rest of
 add. (Full-strength launches only, measured: PPO on the score learned to land them, 0.6-1.0
 flips per launched episode, but never took off from a standing start.)
 ``experiments.backflip`` lowers the share to 0 during training; evaluation always starts standing.
+
+**Motion history** (``prefrl/HopperBackflipHistory-v0``, ``history=True``): the observation gains
+``HISTORY_DIM`` (7) facts about the last 1.5 s, what a person watching the clip has just seen:
+the torso's net pitch change over the last 0.25, 0.5, 1 and 1.5 s (unwrapped: about -2*pi over a
+backflip, 0 for wobbling on the spot), the highest the torso has been in the last 1 s, and the
+share of the last 1 s spent airborne and with torso or thigh on the floor. Without them one
+step's observation cannot tell a hopper standing after a flip from one that never left the
+ground (sin and cos of the pitch are the same), so a reward model reading (observation,
+action) cannot put a flip's value on its landing. Before the first step the history is the reset
+state held still.
 """
 
 from __future__ import annotations
@@ -55,15 +65,21 @@ EPISODE_STEPS = 375  # (control steps) 3 s at 125 steps/s
 PARTS = ("torso", "thigh", "leg", "foot")
 LAUNCH_UP = (3.5, 6.0)  # (m/s) upward root speed of a launched reset
 LAUNCH_SPIN = (-7.0, -3.0)  # (rad/s) pitch rate of a launched reset (negative: backwards)
+HISTORY_LAGS = (31, 63, 125, 188)  # (control steps) 0.25, 0.5, 1, 1.5 s: pitch change over each
+HISTORY_WINDOW = 125  # (control steps) 1 s: highest torso, airborne and floor shares over it
+HISTORY_DIM = len(HISTORY_LAGS) + 3
 CAMERA = {"trackbodyid": 1, "distance": 5.0, "lookat": np.array((0.0, 0.0, 1.0)), "elevation": -5.0}
 
 
 class HopperBackflipEnv(HopperEnv):
-    def __init__(self, **kwargs):
+    def __init__(self, history: bool = False, **kwargs):
         kwargs = {"ctrl_cost_weight": 0.0, "terminate_when_unhealthy": False,
                   "default_camera_config": CAMERA} | kwargs
         super().__init__(**kwargs)
-        self.observation_space = Box(-np.inf, np.inf, shape=(16,), dtype=np.float64)
+        self.history = history
+        self.observation_space = Box(-np.inf, np.inf, shape=(16 + HISTORY_DIM * history,), dtype=np.float64)
+        self._past = np.zeros((max(HISTORY_LAGS) + 1, 4))  # ring of (pitch, height, airborne, body on floor)
+        self._t = 0
         self.model.vis.quality.shadowsize = 512
         self.model.vis.quality.offsamples = 0
         model = self.model
@@ -80,8 +96,29 @@ class HopperBackflipEnv(HopperEnv):
         qpos, qvel = self.data.qpos, np.clip(self.data.qvel, -10, 10)
         pitch = qpos[2]
         contacts = self.contacts() if contacts is None else contacts
-        return np.concatenate([[qpos[1], np.sin(pitch), np.cos(pitch)], qpos[3:], qvel,
-                               [contacts[f"contact_{p}"] for p in PARTS]])
+        obs = np.concatenate([[qpos[1], np.sin(pitch), np.cos(pitch)], qpos[3:], qvel,
+                              [contacts[f"contact_{p}"] for p in PARTS]])
+        return np.concatenate([obs, self._history()]) if self.history else obs
+
+    def _remember(self, contacts: dict[str, float], fill: bool = False) -> None:  # contacts: or facts
+        """Push this step's (pitch, height, airborne, body on floor) into the history ring; with
+        ``fill`` (at reset) the whole ring, as if the hopper had been held still before."""
+        row = (self.data.qpos[2], self.data.qpos[1], float(not any(contacts[f"contact_{p}"] for p in PARTS)),
+               float(contacts["contact_torso"] + contacts["contact_thigh"] > 0))
+        if fill:
+            self._past[:] = row
+            self._t = 0
+        else:
+            self._t += 1
+            self._past[self._t % len(self._past)] = row
+
+    def _history(self) -> np.ndarray:
+        """The motion-history features (see the module docstring). (HISTORY_DIM,)"""
+        n = len(self._past)
+        now = self._past[self._t % n]
+        turned = [now[0] - self._past[(self._t - lag) % n, 0] for lag in HISTORY_LAGS]
+        window = self._past[(self._t - np.arange(HISTORY_WINDOW)) % n]
+        return np.array([*turned, window[:, 1].max(), window[:, 2].mean(), window[:, 3].mean()])
 
     def contacts(self) -> dict[str, float]:
         """``contact_<part>``: 1.0 where that body part touches the floor."""
@@ -116,6 +153,8 @@ class HopperBackflipEnv(HopperEnv):
         self.do_simulation(action, self.frame_skip)
         self._update_body_pitch()
         facts = self.facts()
+        if self.history:
+            self._remember(facts)
         body = facts["contact_torso"] + facts["contact_thigh"] > 0
         reward = self._tracker.step(facts["pitch"], facts["body_pitch"], facts["height"], body,
                                     facts["contact_foot"] > 0, facts["airborne"] > 0)
@@ -128,7 +167,7 @@ class HopperBackflipEnv(HopperEnv):
         from synthetic_oracle.backflip import BackflipTracker
 
         self._tracker = BackflipTracker()
-        obs = super().reset_model()
+        super().reset_model()
         self.launched = self.launch_share > 0 and bool(self.np_random.random() < self.launch_share)
         if self.launched:
             qvel = self.data.qvel.copy()
@@ -136,9 +175,10 @@ class HopperBackflipEnv(HopperEnv):
             qvel[1] = strength * self.np_random.uniform(*LAUNCH_UP)
             qvel[2] = strength * self.np_random.uniform(*LAUNCH_SPIN)
             self.set_state(self.data.qpos.copy(), qvel)
-            obs = self._get_obs()
         self._body_pitch = self._axis_angle()
-        return obs
+        if self.history:
+            self._remember(self.contacts(), fill=True)
+        return self._get_obs()
 
     def _get_reset_info(self) -> dict:
         return self.facts() | {"qpos": self.data.qpos.copy(), "qvel": self.data.qvel.copy()}
@@ -148,3 +188,6 @@ def register() -> None:
     if "prefrl/HopperBackflip-v0" not in gym.registry:
         gym.register("prefrl/HopperBackflip-v0", entry_point="envs.backflip:HopperBackflipEnv",
                      max_episode_steps=EPISODE_STEPS)
+    if "prefrl/HopperBackflipHistory-v0" not in gym.registry:
+        gym.register("prefrl/HopperBackflipHistory-v0", entry_point="envs.backflip:HopperBackflipEnv",
+                     max_episode_steps=EPISODE_STEPS, kwargs={"history": True})

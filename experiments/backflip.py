@@ -39,6 +39,9 @@ from prefrl.segments import Segment  # noqa: E402
 from synthetic_oracle.backflip import FlipCount, count_flips  # noqa: E402
 
 ENV = "HopperBackflip"
+ENVS = (ENV, "HopperBackflipHistory")
+"""Tasks this trains: the backflip Hopper, or the same with the motion history in its
+observation (envs/backflip.py), so the reward model sees what the clip showed up to each step."""
 DEFAULTS: dict[str, Any] = {
     "env": ENV, "oracle_score": "backflip", "labels": 1500, "steps": 1_500_000, "gsde_every": 8, "fit_steps": 100,
     "eval_every": 100_000, "eval_episodes": 5, "final_eval_episodes": 20,
@@ -66,10 +69,10 @@ GIFS = 1  # best evaluation episodes written as GIFs
 T_95 = {5: 2.776, 10: 2.262, 20: 2.093}  # Student t, two-sided 95%, by episode count
 
 
-def evaluate_flips(agent, episodes: int, seed: int, launched: bool = False) -> list[Segment]:
-    """``episodes`` whole episodes of the deterministic policy, recorded as segments; standing
-    starts, or with ``launched`` launched ones (a diagnostic of the landing alone)."""
-    env = gym.make(envs.env_id(ENV))
+def evaluate_flips(agent, episodes: int, seed: int, launched: bool = False, env_name: str = ENV) -> list[Segment]:
+    """``episodes`` whole episodes of the deterministic policy on ``env_name``, recorded as
+    segments; standing starts, or with ``launched`` launched ones (a diagnostic of the landing alone)."""
+    env = gym.make(envs.env_id(env_name))
     env.unwrapped.launch_share = 1.0 if launched else 0.0
     out = []
     for i in range(episodes):
@@ -116,7 +119,7 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
     order = sorted(range(len(episodes)), key=lambda i: (counts[i].backflips, episodes[i].true_return),
                    reverse=True)[:n]
     names = []
-    with ClipRenderer(ENV, GIF_SIZE) as renderer:
+    with ClipRenderer(ENV, GIF_SIZE) as renderer:  # the same body and camera for either task
         for rank, i in enumerate(order):
             name = f"best_flip_{rank}.gif"
             renderer.write_gif(episodes[i], path / name)
@@ -182,12 +185,14 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
 
         def log(self, metrics: dict[str, Any]) -> None:
             if "eval/true_return" in metrics:
-                episodes = evaluate_flips(self.agent, config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps)
+                episodes = evaluate_flips(self.agent, config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps,
+                                          env_name=config.env)
                 stats = flip_stats([count_flips(e) for e in episodes])
                 metrics = metrics | {f"eval/{k}": v for k, v in stats.items() if not isinstance(v, list)}
                 if launch > 0:
                     episodes = evaluate_flips(self.agent, config.eval_episodes,
-                                              config.seed + 40_000 + self.agent.num_timesteps, launched=True)
+                                              config.seed + 40_000 + self.agent.num_timesteps, launched=True,
+                                              env_name=config.env)
                     metrics["eval/launched_flips_per_episode"] = flip_stats(
                         [count_flips(e) for e in episodes])["flips_per_episode"]
             super().log(metrics | {"launch_share": self.set_launch_share()})
@@ -196,9 +201,11 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             summary = super().finish()
             summary["launch_share_start"] = launch
             launched = [count_flips(e) for e in evaluate_flips(self.agent, config.final_eval_episodes,
-                                                               config.seed + 50_000, launched=True)]
+                                                               config.seed + 50_000, launched=True,
+                                                               env_name=config.env)]
             summary["final_launched_flips_per_episode"] = flip_stats(launched)["flips_per_episode"]
-            episodes = evaluate_flips(self.agent, config.final_eval_episodes, config.seed + 20_000)
+            episodes = evaluate_flips(self.agent, config.final_eval_episodes, config.seed + 20_000,
+                                      env_name=config.env)
             counts = [count_flips(e) for e in episodes]
             summary |= {"final_" + k: v for k, v in flip_stats(counts).items()}
             summary["final_flips_each_episode"] = [c.backflips for c in counts]
@@ -228,8 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, ns = cli.parse(RunConfig, argv, parser)
     if not 0.0 <= ns.launch_share <= 1.0:
         raise ConfigError(f"--launch-share must be in [0, 1], got {ns.launch_share}")
-    if config.env != ENV:
-        raise ConfigError(f"experiments.backflip trains {ENV} only; use experiments.mujoco for --env {config.env}")
+    if config.env not in ENVS:
+        raise ConfigError(f"experiments.backflip trains {' or '.join(ENVS)} only; use experiments.mujoco for "
+                          f"--env {config.env}")
     run_dir = ns.run_dir or cli.default_run_dir(
         "runs", "backflip", "true" if config.true_reward else config.labels, f"s{config.seed}",
         *(["quick"] if quick else []))

@@ -74,3 +74,37 @@ def test_launch_curriculum_resets():
     u.launch_share = 0.0
     assert np.array_equal(env.reset(seed=3)[0], standing) and not u.launched
     env.close()
+
+
+def test_motion_history_reads_the_last_seconds_of_the_same_physics():
+    from envs.backflip import HISTORY_DIM, HISTORY_LAGS, HISTORY_WINDOW
+
+    assert envs.env_id("HopperBackflipHistory") == "prefrl/HopperBackflipHistory-v0"
+    plain, hist = gym.make("prefrl/HopperBackflip-v0"), gym.make("prefrl/HopperBackflipHistory-v0")
+    check_env(hist.unwrapped, skip_render_check=True)
+    for env in (plain, hist):
+        env.unwrapped.launch_share = 1.0  # launched upwards with a backward spin
+    obs_p, _ = plain.reset(seed=4)
+    obs_h, info = hist.reset(seed=4)
+    assert obs_h.shape == (16 + HISTORY_DIM,) and hist.observation_space.shape == obs_h.shape
+    np.testing.assert_array_equal(obs_h[:16], obs_p)  # the same state, more facts about its past
+    np.testing.assert_array_equal(obs_h[16:20], 0.0)  # held still before the reset: nothing turned yet
+    # the rows the history reads, before the reset: the reset state, held still
+    rows = [(info["pitch"], info["height"], info["airborne"], 0.0)] * (max(HISTORY_LAGS) + 1)
+    rng = np.random.default_rng(0)
+    for _ in range(250):
+        action = rng.uniform(-1, 1, 3)
+        obs_p, *_ = plain.step(action)
+        obs_h, _, _, _, info = hist.step(action)
+        np.testing.assert_array_equal(obs_h[:16], obs_p)  # the history does not change the physics
+        rows.append((info["pitch"], info["height"], info["airborne"],
+                     float(info["contact_torso"] + info["contact_thigh"] > 0)))
+        pitch, height, airborne, floor = np.array(rows).T
+        turned = [pitch[-1] - pitch[-1 - lag] for lag in HISTORY_LAGS]
+        np.testing.assert_allclose(obs_h[16:20], turned, atol=1e-12)
+        last = slice(-HISTORY_WINDOW, None)
+        np.testing.assert_allclose(obs_h[20:], [height[last].max(), airborne[last].mean(), floor[last].mean()],
+                                   atol=1e-12)
+    assert pitch.min() < -1.0  # it turned backwards: the checks above saw real rotation
+    for env in (plain, hist):
+        env.close()

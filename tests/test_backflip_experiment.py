@@ -45,7 +45,7 @@ def test_flip_stats():
 
 @pytest.mark.parametrize("args, message", [
     (["--label-port", "x"], "argument --label-port: invalid int value"),
-    (["--env", "Hopper"], "HopperBackflip only"),
+    (["--env", "Hopper"], "HopperBackflipHistory only"),
     (["--launch-share", "2"], "--launch-share must be in [0, 1]"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
