@@ -156,6 +156,11 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def title(env_name: str) -> str:
+    """The task as plots name it."""
+    return "Hopper backflip" + (" (motion history in the observation)" if env_name != ENV else "")
+
+
 def launch_share(steps: int, total: int, start: float = LAUNCH_SHARE) -> float:
     """The launch curriculum: share of launched resets after ``steps`` of ``total``."""
     return max(0.0, start * (1.0 - steps / (LAUNCH_UNTIL * total)))
@@ -212,7 +217,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             summary["gifs"] = write_gifs(episodes, counts, self.path, GIFS)
             what = "PPO on the oracle's score (ceiling)" if config.true_reward else \
                 f"{summary['labels']} synthetic labels"
-            plot(self.metrics.read(), self.path / "flips.png", f"Hopper backflip, {what}, seed {config.seed}")
+            plot(self.metrics.read(), self.path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}")
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
