@@ -100,9 +100,10 @@ class HopperBackflipEnv(HopperEnv):
                               [contacts[f"contact_{p}"] for p in PARTS]])
         return np.concatenate([obs, self._history()]) if self.history else obs
 
-    def _remember(self, contacts: dict[str, float], fill: bool = False) -> None:  # contacts: or facts
+    def _remember(self, contacts: dict[str, float], fill: bool = False) -> None:
         """Push this step's (pitch, height, airborne, body on floor) into the history ring; with
-        ``fill`` (at reset) the whole ring, as if the hopper had been held still before."""
+        ``fill`` (at reset) the whole ring, as if the hopper had been held still before.
+        ``contacts``: the ``contact_<part>`` flags (:meth:`contacts`, or :meth:`facts`, which holds them)."""
         row = (self.data.qpos[2], self.data.qpos[1], float(not any(contacts[f"contact_{p}"] for p in PARTS)),
                float(contacts["contact_torso"] + contacts["contact_thigh"] > 0))
         if fill:

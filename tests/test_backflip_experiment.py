@@ -35,6 +35,20 @@ def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
     assert all("eval/launched_flips_per_episode" in m for m in evals if "eval/flips_per_episode" in m)
 
 
+def test_tiny_run_on_the_history_task_evaluates_on_it(tmp_path, monkeypatch):
+    from envs.backflip import EPISODE_STEPS, HISTORY_DIM
+
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    run = backflip.backflip_run(RunConfig(**TINY | {"env": "HopperBackflipHistory"}), tmp_path / "run")
+    summary = run.run()
+    assert run.agent.observation_space.shape == (16 + HISTORY_DIM,)  # the policy reads the history too
+    assert summary["env"] == "HopperBackflipHistory" and summary["final_episodes"] == 2
+    episodes = backflip.evaluate_flips(run.agent, 1, seed=0, env_name="HopperBackflipHistory")
+    assert episodes[0].obs.shape == (EPISODE_STEPS, 16 + HISTORY_DIM)
+    assert np.isfinite(episodes[0].true_return)
+
+
 def test_flip_stats():
     stats = backflip.flip_stats([FlipCount(1, 0, 0), FlipCount(0, 0, 1), FlipCount(2, 1, 0), FlipCount(1, 0, 0)])
     assert stats["flips_per_episode"] == 1.0 and stats["clean_flip_share"] == 0.75
