@@ -68,6 +68,7 @@ LAUNCH_SPIN = (-7.0, -3.0)  # (rad/s) pitch rate of a launched reset (negative: 
 HISTORY_LAGS = (31, 63, 125, 188)  # (control steps) 0.25, 0.5, 1, 1.5 s: pitch change over each
 HISTORY_WINDOW = 125  # (control steps) 1 s: highest torso, airborne and floor shares over it
 HISTORY_DIM = len(HISTORY_LAGS) + 3
+_WINDOW_BACK = np.arange(HISTORY_WINDOW)  # steps back from now that the window reads
 CAMERA = {"trackbodyid": 1, "distance": 5.0, "lookat": np.array((0.0, 0.0, 1.0)), "elevation": -5.0}
 
 
@@ -100,12 +101,11 @@ class HopperBackflipEnv(HopperEnv):
                               [contacts[f"contact_{p}"] for p in PARTS]])
         return np.concatenate([obs, self._history()]) if self.history else obs
 
-    def _remember(self, contacts: dict[str, float], fill: bool = False) -> None:
-        """Push this step's (pitch, height, airborne, body on floor) into the history ring; with
-        ``fill`` (at reset) the whole ring, as if the hopper had been held still before.
-        ``contacts``: the ``contact_<part>`` flags (:meth:`contacts`, or :meth:`facts`, which holds them)."""
-        row = (self.data.qpos[2], self.data.qpos[1], float(not any(contacts[f"contact_{p}"] for p in PARTS)),
-               float(contacts["contact_torso"] + contacts["contact_thigh"] > 0))
+    def _remember(self, facts: dict[str, float], fill: bool = False) -> None:
+        """Push this step's (pitch, height, airborne, body on floor), from :meth:`facts`, into the
+        history ring; with ``fill`` (at reset) the whole ring, as if the hopper had been held still before."""
+        row = (facts["pitch"], facts["height"], facts["airborne"],
+               float(facts["contact_torso"] + facts["contact_thigh"] > 0))
         if fill:
             self._past[:] = row
             self._t = 0
@@ -118,7 +118,7 @@ class HopperBackflipEnv(HopperEnv):
         n = len(self._past)
         now = self._past[self._t % n]
         turned = [now[0] - self._past[(self._t - lag) % n, 0] for lag in HISTORY_LAGS]
-        window = self._past[(self._t - np.arange(HISTORY_WINDOW)) % n]
+        window = self._past[(self._t - _WINDOW_BACK) % n]
         return np.array([*turned, window[:, 1].max(), window[:, 2].mean(), window[:, 3].mean()])
 
     def contacts(self) -> dict[str, float]:
@@ -178,7 +178,7 @@ class HopperBackflipEnv(HopperEnv):
             self.set_state(self.data.qpos.copy(), qvel)
         self._body_pitch = self._axis_angle()
         if self.history:
-            self._remember(self.contacts(), fill=True)
+            self._remember(self.facts(), fill=True)
         return self._get_obs()
 
     def _get_reset_info(self) -> dict:

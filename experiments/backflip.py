@@ -188,16 +188,18 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                 env.unwrapped.launch_share = share
             return share
 
+        def evaluate(self, episodes: int, seed: int, launched: bool = False) -> list[Segment]:
+            """:func:`evaluate_flips` of the current policy on this run's task."""
+            return evaluate_flips(self.agent, episodes, seed, launched, env_name=config.env)
+
         def log(self, metrics: dict[str, Any]) -> None:
             if "eval/true_return" in metrics:
-                episodes = evaluate_flips(self.agent, config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps,
-                                          env_name=config.env)
+                episodes = self.evaluate(config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps)
                 stats = flip_stats([count_flips(e) for e in episodes])
                 metrics = metrics | {f"eval/{k}": v for k, v in stats.items() if not isinstance(v, list)}
                 if launch > 0:
-                    episodes = evaluate_flips(self.agent, config.eval_episodes,
-                                              config.seed + 40_000 + self.agent.num_timesteps, launched=True,
-                                              env_name=config.env)
+                    episodes = self.evaluate(config.eval_episodes, config.seed + 40_000 + self.agent.num_timesteps,
+                                             launched=True)
                     metrics["eval/launched_flips_per_episode"] = flip_stats(
                         [count_flips(e) for e in episodes])["flips_per_episode"]
             super().log(metrics | {"launch_share": self.set_launch_share()})
@@ -205,12 +207,10 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
         def finish(self) -> dict[str, Any]:
             summary = super().finish()
             summary["launch_share_start"] = launch
-            launched = [count_flips(e) for e in evaluate_flips(self.agent, config.final_eval_episodes,
-                                                               config.seed + 50_000, launched=True,
-                                                               env_name=config.env)]
+            launched = [count_flips(e) for e in self.evaluate(config.final_eval_episodes, config.seed + 50_000,
+                                                              launched=True)]
             summary["final_launched_flips_per_episode"] = flip_stats(launched)["flips_per_episode"]
-            episodes = evaluate_flips(self.agent, config.final_eval_episodes, config.seed + 20_000,
-                                      env_name=config.env)
+            episodes = self.evaluate(config.final_eval_episodes, config.seed + 20_000)
             counts = [count_flips(e) for e in episodes]
             summary |= {"final_" + k: v for k, v in flip_stats(counts).items()}
             summary["final_flips_each_episode"] = [c.backflips for c in counts]
