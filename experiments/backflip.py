@@ -13,6 +13,12 @@ Writes the run directory (default runs/backflip_<labels or true>_s<seed>) as
 experiments.mujoco does, plus: ``flips.png`` (clean backflips per evaluation episode against
 labels used and env steps), ``best_flip_<i>.gif`` (the evaluation episodes with the most flips,
 25 fps, real time) and in ``summary.json`` the flip counts of the final evaluation.
+
+Keeping what it found: at every evaluation the policy and its evaluation episodes are kept under
+``snapshots/``; at the end the run's own final reward model rates each snapshot by the r_hat return
+of its episodes (no true reward, no label: the true-reward ceiling rates by the oracle's score, which
+it trains on), and the best-rated policy is evaluated again on 20 fresh episodes (``selected_*`` in
+summary.json, ``policy_selected.zip``, the GIFs). ``final_*`` stays the last policy's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import json  # noqa: E402
 import math  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -64,6 +71,7 @@ starts slowed it (measured, PPO on the score, 1.5M steps: with ``--launch-share 
 LAUNCH_UNTIL = 0.6
 """The share falls linearly to 0 at this fraction of the training steps; from there on every
 training episode starts standing, as evaluation episodes always do."""
+SNAPSHOTS = "snapshots"  # the run directory's folder of policies and evaluation episodes, by env step
 GIF_SIZE = 160  # px
 GIFS = 1  # best evaluation episodes written as GIFs
 T_95 = {5: 2.776, 10: 2.262, 20: 2.093}  # Student t, two-sided 95%, by episode count
@@ -97,6 +105,34 @@ def evaluate_flips(agent, episodes: int, seed: int, launched: bool = False, env_
     return out
 
 
+def save_snapshot(agent, episodes: list[Segment], directory: Path, reward_obs: Sequence[int] | None) -> int:
+    """The policy (``<steps>.zip``) and the reward-model inputs and oracle scores of its evaluation
+    ``episodes`` (``<steps>.npz``) under ``directory``; returns the step count it is filed under."""
+    steps = agent.num_timesteps
+    directory.mkdir(exist_ok=True)
+    agent.save(directory / f"{steps}.zip")
+    with open(directory / f"{steps}.npz", "wb") as f:
+        np.savez(f, features=np.stack([e.features(reward_obs) for e in episodes]).astype(np.float32),
+                 true_return=np.array([e.true_return for e in episodes]))
+    return steps
+
+
+def rate_snapshots(directory: Path, reward_model=None) -> dict[int, float]:
+    """Each snapshot's mean return over its evaluation episodes, by env step: r_hat's return under
+    ``reward_model``, or without one the oracle's score the episodes were recorded with."""
+    rates = {}
+    for f in sorted(directory.glob("*.npz"), key=lambda f: int(f.stem)):
+        with np.load(f) as z:
+            returns = z["true_return"] if reward_model is None else reward_model.segment_return(z["features"])
+        rates[int(f.stem)] = float(np.mean(returns))
+    return rates
+
+
+def best_snapshot(rates: dict[int, float]) -> int:
+    """The step of the best-rated snapshot; of equal ratings, the latest."""
+    return max(rates, key=lambda steps: (rates[steps], steps))
+
+
 def flip_stats(counts: Sequence[FlipCount]) -> dict[str, float]:
     """Clean backflips per episode (mean, 95% CI), share with >= 1, forward flips, falls."""
     flips = np.array([c.backflips for c in counts], dtype=float)
@@ -127,9 +163,10 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
     return names
 
 
-def plot(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
+def plot(metrics: list[dict[str, Any]], path: Path, title: str, selected: int | None = None) -> None:
     """Flips per evaluation episode (standing and launched starts) against labels and env steps,
-    and the oracle's score per episode against env steps."""
+    and the oracle's score per episode against env steps; ``selected``: the env step of the policy
+    the reward model chose, marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,6 +183,9 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
         if launched and x == "env_steps" and y == "eval/flips_per_episode":
             ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:", ms=3,
                     label="this run, launched starts")
+        if selected is not None and x == "env_steps":
+            ax.axvline(selected, color="C2", ls="--", lw=1, label="policy chosen by the reward model")
+        if len(ax.get_lines()) > 1:
             ax.legend(loc="upper left", fontsize=8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -176,6 +216,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
         def __init__(self):
             super().__init__(config, path, **kwargs)
             self.set_launch_share()
+            self.snapshot_obs = agents.reward_obs(config.env)  # what r_hat reads of the snapshots' episodes
 
         def new_agent(self, venv):
             if config.algo != "ppo":  # A2C keeps the library's settings
@@ -188,21 +229,42 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                 env.unwrapped.launch_share = share
             return share
 
-        def evaluate(self, episodes: int, seed: int, launched: bool = False) -> list[Segment]:
-            """:func:`evaluate_flips` of the current policy on this run's task."""
-            return evaluate_flips(self.agent, episodes, seed, launched, env_name=config.env)
+        def restore(self, venv):
+            agent = super().restore(venv)
+            for f in (self.path / SNAPSHOTS).glob("*.*"):  # those a killed run made after its checkpoint
+                if int(f.stem) > agent.num_timesteps:
+                    f.unlink()
+            return agent
+
+        def evaluate(self, episodes: int, seed: int, launched: bool = False, agent=None) -> list[Segment]:
+            """:func:`evaluate_flips` of the current policy (or ``agent``) on this run's task."""
+            return evaluate_flips(agent or self.agent, episodes, seed, launched, env_name=config.env)
 
         def log(self, metrics: dict[str, Any]) -> None:
             if "eval/true_return" in metrics:
                 episodes = self.evaluate(config.eval_episodes, config.seed + 30_000 + self.agent.num_timesteps)
                 stats = flip_stats([count_flips(e) for e in episodes])
                 metrics = metrics | {f"eval/{k}": v for k, v in stats.items() if not isinstance(v, list)}
+                save_snapshot(self.agent, episodes, self.path / SNAPSHOTS, self.snapshot_obs)
                 if launch > 0:
                     episodes = self.evaluate(config.eval_episodes, config.seed + 40_000 + self.agent.num_timesteps,
                                              launched=True)
                     metrics["eval/launched_flips_per_episode"] = flip_stats(
                         [count_flips(e) for e in episodes])["flips_per_episode"]
             super().log(metrics | {"launch_share": self.set_launch_share()})
+
+        def select(self) -> dict[str, Any]:
+            """Rate the snapshots (:func:`rate_snapshots`: by r_hat, or the ceiling by the oracle's
+            score), keep the best as ``policy_selected.zip`` and load it as ``self.selected``."""
+            snapshots = self.path / SNAPSHOTS
+            rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
+            best = best_snapshot(rates)
+            shutil.copyfile(snapshots / f"{best}.zip", self.path / "policy_selected.zip")
+            self.selected = agents.load_agent(config, self.path / "policy_selected.zip", None, None)
+            labels = [m["labels"] for m in self.metrics.read() if m["env_steps"] == best]
+            return {"selected_by": "oracle_score" if config.true_reward else "r_hat",
+                    "selected_env_steps": best, "selected_labels": labels[-1] if labels else None,
+                    "snapshot_ratings": {str(k): v for k, v in rates.items()}}
 
         def finish(self) -> dict[str, Any]:
             summary = super().finish()
@@ -214,10 +276,17 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             counts = [count_flips(e) for e in episodes]
             summary |= {"final_" + k: v for k, v in flip_stats(counts).items()}
             summary["final_flips_each_episode"] = [c.backflips for c in counts]
+            summary |= self.select()
+            episodes = self.evaluate(config.final_eval_episodes, config.seed + 20_000, agent=self.selected)
+            counts = [count_flips(e) for e in episodes]
+            summary |= {"selected_" + k: v for k, v in flip_stats(counts).items()}
+            summary["selected_flips_each_episode"] = [c.backflips for c in counts]
+            summary["selected_true_return"] = float(np.mean([e.true_return for e in episodes]))
             summary["gifs"] = write_gifs(episodes, counts, self.path, GIFS)
             what = "PPO on the oracle's score (ceiling)" if config.true_reward else \
                 f"{summary['labels']} synthetic labels"
-            plot(self.metrics.read(), self.path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}")
+            plot(self.metrics.read(), self.path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}",
+                 selected=summary["selected_env_steps"])
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -35,6 +35,44 @@ def test_tiny_run_writes_summary_plot_and_gif(tmp_path, monkeypatch):
     assert all("eval/launched_flips_per_episode" in m for m in evals if "eval/flips_per_episode" in m)
 
 
+def test_the_reward_model_picks_among_the_evaluated_policies(tmp_path, monkeypatch):
+    from prefrl.reward_model import RewardEnsemble
+
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    run = backflip.backflip_run(RunConfig(**TINY | {"steps": 2048, "eval_every": 512}), tmp_path / "run")
+    summary = run.run()
+    path = tmp_path / "run"
+    evaluated = [m["env_steps"] for m in run.metrics.read() if "eval/flips_per_episode" in m]
+    assert len(evaluated) >= 3 and evaluated[-1] == summary["env_steps"]
+    assert sorted(int(s) for s in summary["snapshot_ratings"]) == evaluated  # every evaluation kept
+    # the ratings are the saved reward model's returns of the saved episodes, and the best is chosen
+    model = RewardEnsemble.from_npz((path / "reward_model.npz").read_bytes())
+    rates = backflip.rate_snapshots(path / backflip.SNAPSHOTS, model)
+    assert rates == pytest.approx({int(s): r for s, r in summary["snapshot_ratings"].items()})
+    assert len(set(rates.values())) == len(rates)  # a real choice: no two policies rated alike
+    assert summary["selected_by"] == "r_hat"
+    assert rates[summary["selected_env_steps"]] == max(rates.values())
+    assert summary["selected_labels"] == next(m["labels"] for m in run.metrics.read()
+                                              if m["env_steps"] == summary["selected_env_steps"])
+    chosen = (path / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.zip").read_bytes()
+    assert (path / "policy_selected.zip").read_bytes() == chosen
+    with np.load(path / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.npz") as z:
+        assert z["features"].shape == (1, 375, 16 + 3)  # one evaluation episode: observation and action
+    assert summary["selected_episodes"] == 2 and len(summary["selected_flips_each_episode"]) == 2
+    # the selected policy is the one evaluated: its episodes replay from the same seeds
+    again = backflip.evaluate_flips(run.selected, 2, seed=TINY.get("seed", 0) + 20_000)
+    assert np.mean([e.true_return for e in again]) == pytest.approx(summary["selected_true_return"])
+
+
+def test_best_snapshot_and_the_ceilings_rating(tmp_path):
+    assert backflip.best_snapshot({100: 1.0, 200: 3.0, 300: 2.0}) == 200
+    assert backflip.best_snapshot({100: 3.0, 200: 3.0}) == 200  # of equal ratings the latest
+    for steps, score in ((100, [1.0, 3.0]), (200, [5.0, 5.0])):
+        np.savez(tmp_path / f"{steps}.npz", features=np.zeros((2, 4, 3), np.float32), true_return=score)
+    assert backflip.rate_snapshots(tmp_path) == {100: 2.0, 200: 5.0}  # no reward model: the oracle's score
+
+
 def test_tiny_run_on_the_history_task_evaluates_on_it(tmp_path, monkeypatch):
     from envs.backflip import EPISODE_STEPS, HISTORY_DIM
 
