@@ -133,6 +133,15 @@ def best_snapshot(rates: dict[int, float]) -> int:
     return max(rates, key=lambda steps: (rates[steps], steps))
 
 
+def rank_corr(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Spearman's rank correlation; None (null in JSON) with fewer than 3 values or a constant."""
+    from scipy.stats import spearmanr
+
+    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
+        return None
+    return float(spearmanr(a, b).statistic)
+
+
 def flip_stats(counts: Sequence[FlipCount]) -> dict[str, float]:
     """Clean backflips per episode (mean, 95% CI), share with >= 1, forward flips, falls."""
     flips = np.array([c.backflips for c in counts], dtype=float)
@@ -163,28 +172,36 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
     return names
 
 
-def plot(metrics: list[dict[str, Any]], path: Path, title: str, selected: int | None = None) -> None:
+def plot(metrics: list[dict[str, Any]], path: Path, title: str, ratings: dict[int, float] | None = None,
+         rated_by: str = "r_hat") -> None:
     """Flips per evaluation episode (standing and launched starts) against labels and env steps,
-    and the oracle's score per episode against env steps; ``selected``: the env step of the policy
-    the reward model chose, marked."""
+    the oracle's score per episode against env steps and, given the snapshots' ``ratings``, what the
+    choice of policy read (the chosen one marked on every panel against env steps)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [m for m in metrics if "eval/flips_per_episode" in m]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    panels = ((axes[0], "labels", "eval/flips_per_episode", "labels used (bits of feedback)", "clean backflips / episode"),
+    fig, axes = plt.subplots(1, 4 if ratings else 3, figsize=(17 if ratings else 13, 3.6))
+    panels = [(axes[0], "labels", "eval/flips_per_episode", "labels used (bits of feedback)", "clean backflips / episode"),
               (axes[1], "env_steps", "eval/flips_per_episode", "environment steps", "clean backflips / episode"),
-              (axes[2], "env_steps", "eval/true_return", "environment steps", "oracle's backflip score / episode"))
+              (axes[2], "env_steps", "eval/true_return", "environment steps", "oracle's backflip score / episode")]
+    if ratings:
+        rating_rows = [{"env_steps": k, "rating": v} for k, v in ratings.items()]
+        panels.append((axes[3], "env_steps", "rating", "environment steps",
+                       "final r_hat's return / episode" if rated_by == "r_hat" else "oracle's score / episode"))
+    selected = best_snapshot(ratings) if ratings else None
     for ax, x, y, xlabel, ylabel in panels:
-        ax.plot([m[x] for m in rows], [m[y] for m in rows], "o-", ms=3, label="this run")
+        data = rating_rows if y == "rating" else rows
+        ax.plot([m[x] for m in data], [m[y] for m in data], "o-", ms=3,
+                label="each evaluated policy, as chosen by" if y == "rating" else "this run")
         launched = [m for m in rows if "eval/launched_flips_per_episode" in m]
         if launched and x == "env_steps" and y == "eval/flips_per_episode":
             ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:", ms=3,
                     label="this run, launched starts")
         if selected is not None and x == "env_steps":
-            ax.axvline(selected, color="C2", ls="--", lw=1, label="policy chosen by the reward model")
+            ax.axvline(selected, color="C2", ls="--", lw=1, label=f"policy chosen by {rated_by}")
         if len(ax.get_lines()) > 1:
             ax.legend(loc="upper left", fontsize=8)
         ax.set_xlabel(xlabel)
@@ -262,9 +279,12 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             shutil.copyfile(snapshots / f"{best}.zip", self.path / "policy_selected.zip")
             self.selected = agents.load_agent(config, self.path / "policy_selected.zip", None, None)
             labels = [m["labels"] for m in self.metrics.read() if m["env_steps"] == best]
+            scores = rate_snapshots(snapshots)  # the oracle's, for the record: how the choice fared
             return {"selected_by": "oracle_score" if config.true_reward else "r_hat",
                     "selected_env_steps": best, "selected_labels": labels[-1] if labels else None,
-                    "snapshot_ratings": {str(k): v for k, v in rates.items()}}
+                    "snapshot_ratings": {str(k): v for k, v in rates.items()},
+                    "snapshot_oracle_scores": {str(k): v for k, v in scores.items()},
+                    "snapshot_rating_score_corr": rank_corr(list(rates.values()), list(scores.values()))}
 
         def finish(self) -> dict[str, Any]:
             summary = super().finish()
@@ -286,7 +306,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             what = "PPO on the oracle's score (ceiling)" if config.true_reward else \
                 f"{summary['labels']} synthetic labels"
             plot(self.metrics.read(), self.path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}",
-                 selected=summary["selected_env_steps"])
+                 {int(k): v for k, v in summary["snapshot_ratings"].items()}, summary["selected_by"])
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -53,6 +53,10 @@ def test_the_reward_model_picks_among_the_evaluated_policies(tmp_path, monkeypat
     assert len(set(rates.values())) == len(rates)  # a real choice: no two policies rated alike
     assert summary["selected_by"] == "r_hat"
     assert rates[summary["selected_env_steps"]] == max(rates.values())
+    assert backflip.rate_snapshots(path / backflip.SNAPSHOTS) == pytest.approx(
+        {int(s): r for s, r in summary["snapshot_oracle_scores"].items()})
+    corr = summary["snapshot_rating_score_corr"]
+    assert corr is None or -1.0 <= corr <= 1.0
     assert summary["selected_labels"] == next(m["labels"] for m in run.metrics.read()
                                               if m["env_steps"] == summary["selected_env_steps"])
     chosen = (path / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.zip").read_bytes()
@@ -71,6 +75,9 @@ def test_best_snapshot_and_the_ceilings_rating(tmp_path):
     for steps, score in ((100, [1.0, 3.0]), (200, [5.0, 5.0])):
         np.savez(tmp_path / f"{steps}.npz", features=np.zeros((2, 4, 3), np.float32), true_return=score)
     assert backflip.rate_snapshots(tmp_path) == {100: 2.0, 200: 5.0}  # no reward model: the oracle's score
+    assert backflip.rank_corr([1.0, 2.0, 3.0], [10.0, 30.0, 20.0]) == pytest.approx(0.5)
+    assert backflip.rank_corr([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    assert backflip.rank_corr([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) is None  # a constant: no order to compare
 
 
 def test_tiny_run_on_the_history_task_evaluates_on_it(tmp_path, monkeypatch):
