@@ -195,7 +195,7 @@ def plot(metrics: list[dict[str, Any]], path: Path, title: str, ratings: dict[in
     for ax, x, y, xlabel, ylabel in panels:
         data = rating_rows if y == "rating" else rows
         ax.plot([m[x] for m in data], [m[y] for m in data], "o-", ms=3,
-                label="each evaluated policy, as chosen by" if y == "rating" else "this run")
+                label="each evaluated policy" if y == "rating" else "this run")
         launched = [m for m in rows if "eval/launched_flips_per_episode" in m]
         if launched and x == "env_steps" and y == "eval/flips_per_episode":
             ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:", ms=3,
