@@ -45,6 +45,9 @@ class RunConfig:
                                    "(std 1, SB3's default, on the paper tasks; the backflip's -0.5). Smaller "
                                    "starts with gentler flailing, e.g. -1 (std 0.37). Not with --gsde-every, which "
                                    "sets its own noise scale", rl=True)
+    gae_lambda: float = arg(0.0, "lambda of the RL's generalised advantage estimates (PPO/A2C); 0: the task's own "
+                                 "(0.97 on the paper tasks, 0.95 on the backflip). Nearer 1 carries credit further "
+                                 "back from a late payoff at more variance, e.g. 0.99", rl=True)
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
                                 "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
@@ -130,6 +133,8 @@ class RunConfig:
                               "which sets its own scale: drop one of them")
         if not (math.isfinite(self.reward_std) and self.reward_std > 0):
             raise ConfigError(f"--reward-std must be a positive number, got {self.reward_std}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ConfigError(f"--gae-lambda must be in [0, 1] (0: the task's own), got {self.gae_lambda}")
         if not math.isfinite(self.log_std_init):
             raise ConfigError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.env not in task_names():

@@ -548,6 +548,21 @@ def test_log_std_init_sets_the_initial_action_noise_of_run_and_baseline(tmp_path
         RunConfig(**{**TINY, "log_std_init": -1.0, "gsde_every": 4})
 
 
+def test_gae_lambda_replaces_the_tasks_own(tmp_path):
+    from experiments import backflip
+    from prefrl import agents
+
+    assert PreferenceRun(RunConfig(**TINY), tmp_path / "default").agent.gae_lambda == agents.PPO_KWARGS["gae_lambda"]
+    assert PreferenceRun(RunConfig(**{**TINY, "gae_lambda": 0.99}), tmp_path / "set").agent.gae_lambda == 0.99
+    flip = {"env": "HopperBackflip", "oracle_score": "backflip", "labels": 16, "n_envs": 2}
+    assert backflip.backflip_run(RunConfig(**flip), tmp_path / "flip").agent.gae_lambda == \
+        backflip.PPO_KWARGS["gae_lambda"]  # the task's own PPO settings
+    assert backflip.backflip_run(RunConfig(**flip, gae_lambda=0.99), tmp_path / "flip99").agent.gae_lambda == 0.99
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match=r"--gae-lambda must be in \[0, 1\]"):
+            RunConfig(**{**TINY, "gae_lambda": bad})
+
+
 def test_reward_std_sets_the_scale_of_r_hat_and_of_the_scaled_true_reward(tmp_path):
     from prefrl.reward_wrapper import ScaledTrueRewardWrapper
 
