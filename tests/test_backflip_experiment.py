@@ -69,6 +69,24 @@ def test_the_reward_model_picks_among_the_evaluated_policies(tmp_path, monkeypat
     assert np.mean([e.true_return for e in again]) == pytest.approx(summary["selected_true_return"])
 
 
+def test_a_resumed_run_drops_the_snapshots_made_after_its_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    config = RunConfig(**TINY | {"eval_every": 512})
+    killed = backflip.backflip_run(config, tmp_path / "run")
+    monkeypatch.setattr(killed, "finish", lambda: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):  # killed after its last checkpoint, before the end
+        killed.run()
+    killed.close()
+    snapshots = tmp_path / "run" / backflip.SNAPSHOTS
+    kept = sorted(f.name for f in snapshots.iterdir())
+    for ext in ("zip", "npz"):  # what a kill between an evaluation and its checkpoint leaves
+        (snapshots / f"999999.{ext}").write_bytes((snapshots / kept[0]).read_bytes())
+    summary = backflip.backflip_run(config, tmp_path / "run").run()
+    assert sorted(f.name for f in snapshots.iterdir()) == kept
+    assert sorted(int(s) for s in summary["snapshot_ratings"]) == sorted({int(n.split(".")[0]) for n in kept})
+
+
 def test_best_snapshot_and_the_ceilings_rating(tmp_path):
     assert backflip.best_snapshot({100: 1.0, 200: 3.0, 300: 2.0}) == 200
     assert backflip.best_snapshot({100: 3.0, 200: 3.0}) == 200  # of equal ratings the latest
