@@ -270,11 +270,20 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                         [count_flips(e) for e in episodes])["flips_per_episode"]
             super().log(metrics | {"launch_share": self.set_launch_share()})
 
+        def final_flips(self, prefix: str, agent) -> tuple[dict[str, Any], list[Segment], list[FlipCount]]:
+            """``agent``'s flip counts on the final evaluation's episodes, as summary entries named
+            ``prefix``..., with the episodes and their counts."""
+            episodes = self.evaluate(config.final_eval_episodes, config.seed + 20_000, agent=agent)
+            counts = [count_flips(e) for e in episodes]
+            stats = {prefix + k: v for k, v in flip_stats(counts).items()}
+            return stats | {prefix + "flips_each_episode": [c.backflips for c in counts]}, episodes, counts
+
         def select(self) -> dict[str, Any]:
             """Rate the snapshots (:func:`rate_snapshots`: by r_hat, or the ceiling by the oracle's
-            score), keep the best as ``policy_selected.zip`` and load it as ``self.selected``."""
+            score; kept as ``self.ratings``), keep the best as ``policy_selected.zip`` and load it as
+            ``self.selected``."""
             snapshots = self.path / SNAPSHOTS
-            rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
+            self.ratings = rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
             best = best_snapshot(rates)
             shutil.copyfile(snapshots / f"{best}.zip", self.path / "policy_selected.zip")
             self.selected = agents.load_agent(config, self.path / "policy_selected.zip", None, None)
@@ -292,21 +301,16 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             launched = [count_flips(e) for e in self.evaluate(config.final_eval_episodes, config.seed + 50_000,
                                                               launched=True)]
             summary["final_launched_flips_per_episode"] = flip_stats(launched)["flips_per_episode"]
-            episodes = self.evaluate(config.final_eval_episodes, config.seed + 20_000)
-            counts = [count_flips(e) for e in episodes]
-            summary |= {"final_" + k: v for k, v in flip_stats(counts).items()}
-            summary["final_flips_each_episode"] = [c.backflips for c in counts]
+            summary |= self.final_flips("final_", self.agent)[0]
             summary |= self.select()
-            episodes = self.evaluate(config.final_eval_episodes, config.seed + 20_000, agent=self.selected)
-            counts = [count_flips(e) for e in episodes]
-            summary |= {"selected_" + k: v for k, v in flip_stats(counts).items()}
-            summary["selected_flips_each_episode"] = [c.backflips for c in counts]
+            selected, episodes, counts = self.final_flips("selected_", self.selected)
+            summary |= selected
             summary["selected_true_return"] = float(np.mean([e.true_return for e in episodes]))
             summary["gifs"] = write_gifs(episodes, counts, self.path, GIFS)
             what = "PPO on the oracle's score (ceiling)" if config.true_reward else \
                 f"{summary['labels']} synthetic labels"
             plot(self.metrics.read(), self.path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}",
-                 {int(k): v for k, v in summary["snapshot_ratings"].items()}, summary["selected_by"])
+                 self.ratings, summary["selected_by"])
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
