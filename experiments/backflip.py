@@ -27,8 +27,10 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import queue  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -172,36 +174,38 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
     return names
 
 
-def plot(metrics: list[dict[str, Any]], path: Path, title: str, ratings: dict[int, float] | None = None,
+def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
+         ratings: dict[str, dict[int, float]] | None = None, selected: tuple[str, int] | None = None,
          rated_by: str = "r_hat") -> None:
     """Flips per evaluation episode (standing and launched starts) against labels and env steps,
     the oracle's score per episode against env steps and, given the snapshots' ``ratings``, what the
-    choice of policy read (the chosen one marked on every panel against env steps)."""
+    choice of policy read (``selected``: the chosen run and env step, marked against env steps).
+    ``runs``: each run's metrics by name (one run, or the members of a population)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [m for m in metrics if "eval/flips_per_episode" in m]
     fig, axes = plt.subplots(1, 4 if ratings else 3, figsize=(17 if ratings else 13, 3.6))
     panels = [(axes[0], "labels", "eval/flips_per_episode", "labels used (bits of feedback)", "clean backflips / episode"),
               (axes[1], "env_steps", "eval/flips_per_episode", "environment steps", "clean backflips / episode"),
               (axes[2], "env_steps", "eval/true_return", "environment steps", "oracle's backflip score / episode")]
     if ratings:
-        rating_rows = [{"env_steps": k, "rating": v} for k, v in ratings.items()]
         panels.append((axes[3], "env_steps", "rating", "environment steps",
-                       "final r_hat's return / episode" if rated_by == "r_hat" else "oracle's score / episode"))
-    selected = best_snapshot(ratings) if ratings else None
+                       "oracle's score / episode" if rated_by == "oracle_score" else "final r_hat's return / episode"))
     for ax, x, y, xlabel, ylabel in panels:
-        data = rating_rows if y == "rating" else rows
-        ax.plot([m[x] for m in data], [m[y] for m in data], "o-", ms=3,
-                label="each evaluated policy" if y == "rating" else "this run")
-        launched = [m for m in rows if "eval/launched_flips_per_episode" in m]
-        if launched and x == "env_steps" and y == "eval/flips_per_episode":
-            ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:", ms=3,
-                    label="this run, launched starts")
+        for colour, (name, metrics) in enumerate(runs.items()):
+            rows = [m for m in metrics if "eval/flips_per_episode" in m]
+            if y == "rating":
+                rows = [{"env_steps": k, "rating": v} for k, v in ratings.get(name, {}).items()]
+            ax.plot([m[x] for m in rows], [m[y] for m in rows], "o-", ms=3, color=f"C{colour}", label=name)
+            launched = [m for m in rows if "eval/launched_flips_per_episode" in m]
+            if launched and x == "env_steps" and y == "eval/flips_per_episode":
+                ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:",
+                        ms=3, color=f"C{colour}", label=f"{name}, launched starts")
         if selected is not None and x == "env_steps":
-            ax.axvline(selected, color="C2", ls="--", lw=1, label=f"policy chosen by {rated_by}")
+            ax.axvline(selected[1], color="k", ls="--", lw=1, label=f"policy chosen by {rated_by}"
+                       + (f" ({selected[0]})" if len(runs) > 1 else ""))
         if len(ax.get_lines()) > 1:
             ax.legend(loc="upper left", fontsize=8)
         ax.set_xlabel(xlabel)
@@ -309,14 +313,139 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             summary["gifs"] = write_gifs(episodes, counts, self.path, GIFS)
             what = "PPO on the oracle's score (ceiling)" if config.true_reward else \
                 f"{summary['labels']} synthetic labels"
-            plot(self.metrics.read(), self.path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}",
-                 self.ratings, summary["selected_by"])
+            plot({"this run": self.metrics.read()}, self.path / "flips.png",
+                 f"{title(config.env)}, {what}, seed {config.seed}", {"this run": self.ratings},
+                 ("this run", summary["selected_env_steps"]), summary["selected_by"])
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             return summary
 
     return BackflipRun()
+
+
+POPULATION = "population.json"  # a population run's size, beside its config.json
+
+
+class PopulationFailed(RuntimeError):
+    """A member process of a population run ended without finishing."""
+
+
+def member_dir(path: Path, index: int) -> Path:
+    return Path(path) / f"member{index}"
+
+
+def _run_member(config: RunConfig, path: Path, launch: float, member, events) -> None:
+    """One member of a population, in its own process: its metrics go to ``events`` as they come."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    run = backflip_run(config, member_dir(path, member.index), launch=launch, member=member,
+                       on_metrics=lambda m: events.put((member.index, m)))
+    run.run()
+
+
+def population_run(config: RunConfig, path: Path, policies: int, launch: float = LAUNCH_SHARE,
+                   on_metrics=None) -> dict[str, Any]:
+    """``policies`` policies learning at once (one process each) from one label store and the one
+    budget ``config.labels`` (prefrl.population): member k is the run of seed ``config.seed + 1000 k``
+    in ``path/member<k>``, for ``config.steps`` env steps of its own. At the end the reward model
+    of member 0 (fitted, as every member's, on every label) rates every member's evaluated
+    policies, as a single run rates its own; the best is evaluated again on 20 fresh episodes
+    (``selected_*``). Resumes as a single run does. Returns the population's summary."""
+    import multiprocessing as mp
+
+    from prefrl import agents
+    from prefrl import run_dir as rd
+    from prefrl.population import Member
+    from prefrl.reward_model import RewardEnsemble
+    from prefrl.store import LabelStore
+
+    if config.true_reward or config.teacher != "oracle" or config.reward_model or config.offline:
+        raise ConfigError("--policies shares labels between policies: it needs the synthetic oracle's labels, "
+                          "learned as they come (not --true-reward, --teacher human, --reward-model or --offline)")
+    path = rd.prepare(Path(path), config)
+    sizes = path / POPULATION
+    if sizes.exists() and json.loads(sizes.read_text())["policies"] != policies:
+        raise ConfigError(f"{path} holds a population of {json.loads(sizes.read_text())['policies']} policies; "
+                          f"pass another --run-dir or --policies {json.loads(sizes.read_text())['policies']} to resume")
+    sizes.write_text(json.dumps({"policies": policies, "launch_share": launch}) + "\n")
+    start = time.time()
+    members = [Member(k, policies, path / "labels.sqlite") for k in range(policies)]
+    configs = [dataclasses.replace(config, seed=m.seed(config.seed)) for m in members]
+    for c, m in zip(configs, members, strict=True):
+        if not (member_dir(path, m.index) / "summary.json").exists():
+            rd.prepare(member_dir(path, m.index), c)  # a member's config mismatch fails here, before any start
+    ctx = mp.get_context("spawn")  # fresh interpreters: no simulator or render state inherited
+    events = ctx.Queue()
+    procs = [ctx.Process(target=_run_member, args=(c, path, launch, m, events), daemon=True)
+             for c, m in zip(configs, members, strict=True)
+             if not (member_dir(path, m.index) / "summary.json").exists()]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs) or not events.empty():
+            try:
+                index, m = events.get(timeout=1.0)
+            except queue.Empty:
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    break  # a member failed: the others would wait for it for ever
+                continue
+            if on_metrics:
+                on_metrics(index, m)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+    failed = [m.index for m in members if not (member_dir(path, m.index) / "summary.json").exists()]
+    if failed:
+        raise PopulationFailed(f"policy {failed[0]} of the population stopped before its end (its error is above); "
+                               f"every label is in {path / 'labels.sqlite'}: run the same command to resume")
+    summaries = [json.loads((member_dir(path, m.index) / "summary.json").read_text()) for m in members]
+    judge = RewardEnsemble.from_npz((member_dir(path, 0) / "reward_model.npz").read_bytes())
+    ratings = {(m.index, s): r for m in members
+               for s, r in rate_snapshots(member_dir(path, m.index) / SNAPSHOTS, judge).items()}
+    scores = {(m.index, s): r for m in members for s, r in rate_snapshots(member_dir(path, m.index) / SNAPSHOTS).items()}
+    best = max(ratings, key=lambda key: (ratings[key], key[1], -key[0]))  # of equal ratings the latest, then member 0
+    shutil.copyfile(member_dir(path, best[0]) / SNAPSHOTS / f"{best[1]}.zip", path / "policy_selected.zip")
+    selected = agents.load_agent(config, path / "policy_selected.zip", None, None)
+    episodes = evaluate_flips(selected, config.final_eval_episodes, config.seed + 20_000, env_name=config.env)
+    counts = [count_flips(e) for e in episodes]
+    metrics = [rd.MetricsLog(member_dir(path, m.index) / "metrics.jsonl").read() for m in members]
+    flips = [(row["env_steps"], k, row["labels"]) for k, rows in enumerate(metrics) for row in rows
+             if row.get("eval/flips_per_episode", 0) > 0]
+    store = LabelStore(path / "labels.sqlite")
+    labels, owners = store.count_labels(), list(store.owners().values())
+    store.close()
+    first = min(flips) if flips else None
+    summary = {
+        "env": config.env, "seed": config.seed, "policies": policies, "labels": labels,
+        "env_steps": sum(s["env_steps"] for s in summaries),
+        "env_steps_per_policy": [s["env_steps"] for s in summaries],
+        "wall_time": time.time() - start,
+        "wall_time_members": [s["wall_time"] for s in summaries],
+        "members": [{"seed": s["seed"], "final_flips_per_episode": s["final_flips_per_episode"],
+                     "final_clean_flip_share": s["final_clean_flip_share"], "final_true_return": s["final_true_return"],
+                     "labels_asked": owners.count(k)} for k, s in enumerate(summaries)],
+        "first_flip": {"env_steps": first[0], "member": first[1], "labels": first[2]} if first else None,
+        "selected_by": "policy 0's r_hat",
+        "selected_member": best[0], "selected_env_steps": best[1],
+        "snapshot_ratings": {f"{k}/{s}": r for (k, s), r in ratings.items()},
+        "snapshot_oracle_scores": {f"{k}/{s}": r for (k, s), r in scores.items()},
+        "snapshot_rating_score_corr": rank_corr(list(ratings.values()), [scores[k] for k in ratings]),
+        **{"selected_" + k: v for k, v in flip_stats(counts).items()},
+        "selected_flips_each_episode": [c.backflips for c in counts],
+        "selected_true_return": float(np.mean([e.true_return for e in episodes])),
+        "gifs": write_gifs(episodes, counts, path, GIFS),
+        "plot": "flips.png",
+        "provenance": rd.provenance(),
+    }
+    names = [f"policy {m.index} (seed {c.seed})" for m, c in zip(members, configs, strict=True)]
+    plot(dict(zip(names, metrics, strict=True)), path / "flips.png",
+         f"{title(config.env)}, {policies} policies sharing {labels} synthetic labels, seed {config.seed}",
+         {names[k]: {s: r for (i, s), r in ratings.items() if i == k} for k in range(policies)},
+         (names[best[0]], best[1]), "policy 0's r_hat")
+    (path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -329,10 +458,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--launch-share", type=float, default=LAUNCH_SHARE,
                         help=f"share of launched training episodes at the start, falling to 0 at "
                              f"{LAUNCH_UNTIL:.0%}% of the steps; 0: every episode starts standing (default: {LAUNCH_SHARE})")
+    parser.add_argument("--policies", type=int, default=1,
+                        help="a population: this many policies (one process each; seeds --seed + 1000 k) learn at "
+                             "once from one label store and the one --labels budget, each for --steps env steps; "
+                             "the best by policy 0's final r_hat is evaluated (prefrl.population)")
     cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)
     if not 0.0 <= ns.launch_share <= 1.0:
         raise ConfigError(f"--launch-share must be in [0, 1], got {ns.launch_share}")
+    if ns.policies < 1:
+        raise ConfigError(f"--policies must be at least 1, got {ns.policies}")
     if config.env not in ENVS:
         raise ConfigError(f"experiments.backflip trains {' or '.join(ENVS)} only; use experiments.mujoco for "
                           f"--env {config.env}")
@@ -341,6 +476,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         *(["quick"] if quick else []))
     from tqdm import tqdm
 
+    if ns.policies > 1:
+        with tqdm(total=config.steps * ns.policies, unit="step", desc=f"backflip {run_dir}", file=sys.stderr) as bar:
+            done = [0] * ns.policies
+
+            def progress_of(index, m):
+                done[index] = m["env_steps"]
+                bar.update(max(0, sum(done) - bar.n))
+                bar.set_postfix(labels=m["labels"])
+
+            try:
+                summary = population_run(config, Path(run_dir), ns.policies, ns.launch_share, progress_of)
+            except PopulationFailed as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
+        print(json.dumps(summary, indent=2))
+        return 0
     teacher = cli.start_teacher(config, run_dir, ns)  # --teacher human: the labelling page, URL printed
     with cli.teacher_closed(teacher), tqdm(total=config.steps, unit="step", desc=f"backflip {run_dir}",
                                        file=sys.stderr) as bar:

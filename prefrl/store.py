@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS labels (
     UNIQUE (query_id, labeler)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS owners (           -- which policy of a population asked a query
+    query_id INTEGER PRIMARY KEY REFERENCES queries(id),
+    member INTEGER NOT NULL
+);
 """
 
 
@@ -109,15 +113,24 @@ class LabelStore:
         return Segment.from_npz(rows[0][0])
 
     def add_query(self, left: Segment, right: Segment, env_steps: int, selector: str,
-                  gold: Choice | None = None) -> Query:
+                  gold: Choice | None = None, member: int | None = None) -> Query:
+        """A new query on a new pair of segments; ``member``: the policy of a population that
+        asked it (its clips), kept in ``owners``."""
         left_id, right_id = self.add_segment(left), self.add_segment(right)
         created = time.time()
-        qid = self._write(
-            "INSERT INTO queries (left_id, right_id, env_steps, selector, gold, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (left_id, right_id, env_steps, selector, gold and gold.value, created),
-        )
+        with self._lock, self._db:
+            qid = self._db.execute(
+                "INSERT INTO queries (left_id, right_id, env_steps, selector, gold, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (left_id, right_id, env_steps, selector, gold and gold.value, created),
+            ).lastrowid
+            if member is not None:
+                self._db.execute("INSERT INTO owners (query_id, member) VALUES (?, ?)", (qid, member))
         return Query(qid, left_id, right_id, env_steps, selector, gold, created)
+
+    def owners(self) -> dict[int, int]:
+        """The population member that asked each query that has one, by query id."""
+        return dict(self._read("SELECT query_id, member FROM owners"))
 
     def query(self, query_id: int) -> Query:
         rows = self._read(f"SELECT {Query.COLUMNS} FROM queries WHERE id = ?", (query_id,))
@@ -173,12 +186,15 @@ class LabelStore:
         rows = self._read("SELECT id, query_id, labeler, choice, created FROM labels ORDER BY id")
         return [Label(i, q, who, Choice(c), t) for i, q, who, c, t in rows]
 
-    def training_labels(self) -> Iterator[tuple[Query, Label]]:
-        """Decisive or equal answers (skips excluded), oldest first."""
+    def answered(self) -> Iterator[tuple[Query, Label]]:
+        """Every answer with its query, skips included, oldest first."""
         queries = {q.id: q for q in self.queries()}
         for label in self.labels():
-            if label.choice.target is not None:
-                yield queries[label.query_id], label
+            yield queries[label.query_id], label
+
+    def training_labels(self) -> Iterator[tuple[Query, Label]]:
+        """Decisive or equal answers (skips excluded), oldest first."""
+        return ((q, label) for q, label in self.answered() if label.choice.target is not None)
 
     def count_labels(self) -> int:
         """Answered queries: each counts as one label (one bit at most), skips included."""

@@ -22,7 +22,8 @@ import torch
 from prefrl import agents, run_dir
 from prefrl.config import ConfigError, RunConfig
 from prefrl.explore import StateEntropyReward
-from prefrl.queries import labels_due, select_pairs
+from prefrl.population import Member, keep_step
+from prefrl.queries import Query, labels_due, select_pairs
 from prefrl.reward_model import (
     FitConfig,
     PreferenceData,
@@ -34,7 +35,7 @@ from prefrl.reward_model import (
 from prefrl.reward_wrapper import LearnedRewardWrapper, ScaledTrueRewardWrapper
 from prefrl.run_dir import Checkpoint, CpuClock
 from prefrl.segments import Segment, SegmentRecorder, sample_segments
-from prefrl.store import LabelStore
+from prefrl.store import Label, LabelStore
 from prefrl.teachers import OracleTeacher, Teacher
 
 AGREEMENT_PAIRS = 64  # fresh segment pairs for the r_hat vs true-reward ordering metric
@@ -55,7 +56,9 @@ def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
 
 class PreferenceRun:
     def __init__(self, config: RunConfig, path: Path, teacher: Teacher | None = None,
-                 on_metrics: Callable[[dict[str, Any]], None] | None = None):
+                 on_metrics: Callable[[dict[str, Any]], None] | None = None, member: Member | None = None):
+        """``member``: this run is one policy of a population (prefrl.population) sharing its
+        label store and budget; ``config.seed`` is then the member's own."""
         torch.set_num_threads(1)
         torch.manual_seed(config.seed)
         self.config = config
@@ -63,6 +66,7 @@ class PreferenceRun:
         self.path = run_dir.prepare(path, config)
         self.rng = np.random.default_rng(config.seed)
         self.on_metrics = on_metrics or (lambda m: None)
+        self.member = member
         self.metrics = run_dir.MetricsLog(self.path / "metrics.jsonl")
         self.segment_steps = agents.segment_steps(config)
         _, episode_steps = agents.env_timing(config.env)
@@ -72,7 +76,7 @@ class PreferenceRun:
                                         keep_episodes=max(32, 32_000 // episode_steps))
         venv = self.recorder
         if not config.true_reward:
-            self.store = LabelStore(self.path / "labels.sqlite")
+            self.store = LabelStore(member.store if member else self.path / "labels.sqlite")
             self.teacher = teacher or make_oracle_teacher(config, np.random.default_rng([config.seed, 1]))
             self.reward_obs = agents.reward_obs(config.env)
             self.reward_model = (given if given is not None
@@ -120,7 +124,7 @@ class PreferenceRun:
 
     def restore(self, venv):
         """Resume a killed run: agent, reward model and l2 from the checkpoint, labels from the store."""
-        agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
+        agent = self.agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
         if self.config.scale_true_reward:
             self.reward_scaler.mean, self.reward_scaler.std = self.checkpoint.state()["true_reward_scale"]
         if not self.config.true_reward:
@@ -221,8 +225,12 @@ class PreferenceRun:
             return self._ask(due)
 
     def _ask(self, due: int) -> dict[str, float]:
-        asked = sum(q.gold is None for q in self.store.queries())  # gold queries are extra
-        n = due - asked
+        mine = self.store.queries()
+        if self.member:  # a population member counts the queries it asked
+            owners = self.store.owners()
+            mine = [q for q in mine if owners.get(q.id) == self.member.index]
+        asked = sum(q.gold is None for q in mine)  # gold queries are extra
+        n = (self.member.share(due) if self.member else due) - asked
         if n > 0:
             oversample = self.config.oversample if self.config.selector != "uniform" else 1
             candidates = sample_segments(list(self.recorder.episodes), 2 * n * oversample,
@@ -232,13 +240,30 @@ class PreferenceRun:
             picked = select_pairs(n, len(left), self.config.selector, self.reward_model.pair_logits,
                                   features, self.rng)
             steps = self.agent.num_timesteps
-            queries = [self.store.add_query(left[i], right[i], steps, self.config.selector) for i in picked]
+            queries = [self.store.add_query(left[i], right[i], steps, self.config.selector,
+                                            member=self.member.index if self.member else None) for i in picked]
             self.teacher.request(queries, self.store)
+        if self.member:
+            keep_step(self.member, self.store, self.agent.num_timesteps)
         return self.ingest()
+
+    def visible(self, answered: list[tuple[Query, Label]]) -> list[tuple[Query, Label]]:
+        """The answered queries this run learns from: every one of a single run's; a population
+        member's own and its peers' asked by its own step count, ordered by (step, member, query)."""
+        if not self.member:
+            return answered
+        owners, steps = self.store.owners(), self.agent.num_timesteps
+        mine = [(q, lab) for q, lab in answered
+                if owners.get(q.id) == self.member.index or q.env_steps <= steps]
+        return sorted(mine, key=lambda ql: (ql[0].env_steps, owners.get(ql[0].id, -1), ql[0].id))
+
+    def labels_used(self) -> int:
+        """Answered queries this run has learned from or skipped (each one label, one bit at most)."""
+        return len({q.id for q, _ in self.visible(list(self.store.answered()))})
 
     def ingest(self) -> dict[str, float]:
         """Move labels new in the store into the training data; accuracy on them before fitting."""
-        labelled = list(self.store.training_labels())
+        labelled = self.visible(list(self.store.training_labels()))
         if self._seen_label_ids - {lab.id for _, lab in labelled}:
             # A person undid a label already trained on: rebuild the data without it.
             self._seen_label_ids = set()
@@ -259,9 +284,9 @@ class PreferenceRun:
 
         Only the pretraining share is waited for; later labels arrive while RL runs.
         """
-        while self.store.count_labels() < n:
+        while self.labels_used() < n:
             self.teacher.request([], self.store)  # raises if a person's labelling page has died
-            self.on_metrics({"env_steps": 0, "labels": self.store.count_labels(), "waiting_for_labels": n})
+            self.on_metrics({"env_steps": 0, "labels": self.labels_used(), "waiting_for_labels": n})
             time.sleep(LABEL_POLL_SECONDS)
         self.ingest()
 
@@ -339,7 +364,7 @@ class PreferenceRun:
                 learned |= {"train/rune_weight": self.reward_wrapper.bonus, "train/mean_rune_bonus": mean_bonus}
         metrics = {
             "env_steps": self.agent.num_timesteps,
-            "labels": 0 if self.config.true_reward else self.store.count_labels(),
+            "labels": 0 if self.config.true_reward else self.labels_used(),
             "wall_time": time.time() - self.start_time,
             "train/true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
             **agents.exploration_metrics(self.agent),
@@ -376,7 +401,7 @@ class PreferenceRun:
             "env": cfg.env,
             "true_reward": cfg.true_reward,
             "seed": cfg.seed,
-            "labels": 0 if cfg.true_reward else self.store.count_labels(),
+            "labels": 0 if cfg.true_reward else self.labels_used(),
             "env_steps": self.agent.num_timesteps,
             "pretrain_env_steps": (self.pretrain_steps if (not cfg.true_reward or cfg.scale_true_reward)
                                    and not cfg.explore_steps else 0),
