@@ -4,6 +4,7 @@
     python -m experiments.backflip --quick          # a few minutes, to look at
     python -m experiments.backflip --true-reward    # ceiling: PPO directly on the oracle's score
     python -m experiments.backflip --teacher human  # label in the browser (labelling page)
+    python -m experiments.backflip --policies 2     # two policies (one core each) sharing the labels
 
 Task ``prefrl/HopperBackflip-v0`` (envs/backflip.py); the teacher is the scripted judge of
 synthetic_oracle/backflip.py (``--oracle-score backflip``). The env's true reward is that same
@@ -19,6 +20,12 @@ Keeping what it found: at every evaluation the policy and its evaluation episode
 of its episodes (no true reward, no label: the true-reward ceiling rates by the oracle's score, which
 it trains on), and the best-rated policy is evaluated again on 20 fresh episodes (``selected_*`` in
 summary.json, ``policy_selected.zip``, the GIFs). ``final_*`` stays the last policy's.
+
+A population (``--policies K``, prefrl.population): K policies, each a run of its own in
+``<run dir>/member<k>`` (seed ``--seed + 1000 k``, ``--steps`` each), ask their shares of one label
+budget into one ``labels.sqlite`` and each fit a reward model on all of them, in step; policy 0's
+final reward model then rates every member's snapshots, and the run directory gets the chosen
+policy, its GIF, ``flips.png`` of every member and a ``summary.json`` of the whole.
 """
 
 from __future__ import annotations
@@ -343,6 +350,13 @@ def _run_member(config: RunConfig, path: Path, launch: float, member, events) ->
     run.run()
 
 
+def check_population(config: RunConfig) -> None:
+    """Raise ConfigError for settings a population cannot run with."""
+    if config.true_reward or config.teacher != "oracle" or config.reward_model or config.offline:
+        raise ConfigError("--policies shares labels between policies: it needs the synthetic oracle's labels, "
+                          "learned as they come (not --true-reward, --teacher human, --reward-model or --offline)")
+
+
 def population_run(config: RunConfig, path: Path, policies: int, launch: float = LAUNCH_SHARE,
                    on_metrics=None) -> dict[str, Any]:
     """``policies`` policies learning at once (one process each) from one label store and the one
@@ -359,9 +373,7 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     from prefrl.reward_model import RewardEnsemble
     from prefrl.store import LabelStore
 
-    if config.true_reward or config.teacher != "oracle" or config.reward_model or config.offline:
-        raise ConfigError("--policies shares labels between policies: it needs the synthetic oracle's labels, "
-                          "learned as they come (not --true-reward, --teacher human, --reward-model or --offline)")
+    check_population(config)
     path = rd.prepare(Path(path), config)
     sizes = path / POPULATION
     if sizes.exists() and json.loads(sizes.read_text())["policies"] != policies:
@@ -473,10 +485,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"--env {config.env}")
     run_dir = ns.run_dir or cli.default_run_dir(
         "runs", "backflip", "true" if config.true_reward else config.labels, f"s{config.seed}",
-        *(["quick"] if quick else []))
+        *([f"pop{ns.policies}"] if ns.policies > 1 else []), *(["quick"] if quick else []))
     from tqdm import tqdm
 
     if ns.policies > 1:
+        check_population(config)
         with tqdm(total=config.steps * ns.policies, unit="step", desc=f"backflip {run_dir}", file=sys.stderr) as bar:
             done = [0] * ns.policies
 

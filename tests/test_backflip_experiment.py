@@ -112,6 +112,76 @@ def test_tiny_run_on_the_history_task_evaluates_on_it(tmp_path, monkeypatch):
     assert np.isfinite(episodes[0].true_return)
 
 
+def test_a_population_shares_one_label_budget_in_step(tmp_path):
+    from prefrl.reward_model import RewardEnsemble
+    from prefrl.store import LabelStore
+
+    config = RunConfig(**TINY | {"labels": 16, "steps": 2048, "chunk_steps": 1024})
+    summary = backflip.population_run(config, tmp_path / "pop", 2)  # two member processes, the task's own PPO
+    pop = tmp_path / "pop"
+    assert summary["labels"] == 16 and summary["env_steps_per_policy"] == [2048, 2048]
+    assert [m["labels_asked"] for m in summary["members"]] == [8, 8]  # each its share, on its own clips
+    assert [m["seed"] for m in summary["members"]] == [0, 1000]
+    store = LabelStore(pop / "labels.sqlite")
+    assert sorted(store.owners().values()) == [0] * 8 + [1] * 8 and store.count_labels() == 16
+    store.close()
+    rows = [[m for m in backflip_metrics(pop / f"member{k}")] for k in (0, 1)]
+    # in step: at every chunk both members had learned from the same labels, every member's by then
+    assert [m["labels"] for m in rows[0]] == [m["labels"] for m in rows[1]] and rows[0][-1]["labels"] == 16
+    assert [m["env_steps"] for m in rows[0]] == [m["env_steps"] for m in rows[1]]
+    # policy 0's final r_hat rates every member's evaluated policies; the best is the one kept
+    judge = RewardEnsemble.from_npz((pop / "member0" / "reward_model.npz").read_bytes())
+    rates = {f"{k}/{s}": r for k in (0, 1)
+             for s, r in backflip.rate_snapshots(pop / f"member{k}" / backflip.SNAPSHOTS, judge).items()}
+    assert rates == pytest.approx(summary["snapshot_ratings"]) and len(rates) == 4
+    best = f"{summary['selected_member']}/{summary['selected_env_steps']}"
+    assert rates[best] == max(rates.values())
+    chosen = pop / f"member{summary['selected_member']}" / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.zip"
+    assert (pop / "policy_selected.zip").read_bytes() == chosen.read_bytes()
+    assert summary["selected_episodes"] == 2 and (pop / "flips.png").stat().st_size > 0
+    assert json.loads((pop / "summary.json").read_text()) == summary
+    # repeatable whichever member runs ahead: the same population again gives the same ratings
+    again = backflip.population_run(config, tmp_path / "again", 2)
+    assert again["snapshot_ratings"] == summary["snapshot_ratings"]
+    with pytest.raises(backflip.ConfigError, match="already finished"):
+        backflip.population_run(config, pop, 2)
+
+
+def backflip_metrics(path):
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_population_member_shares():
+    from prefrl.population import Member
+
+    for size in (1, 2, 3):
+        members = [Member(k, size, None) for k in range(size)]
+        for due in (0, 1, 5, 125, 500):
+            shares = [m.share(due) for m in members]
+            assert sum(shares) == due and max(shares) - min(shares) <= 1
+    assert Member(1, 2, None).seed(3) == 1003 and Member(0, 2, None).peers == [1]
+    with pytest.raises(ValueError):
+        Member(2, 2, None)
+
+
+def test_a_population_refuses_what_it_cannot_resume(tmp_path):
+    config = RunConfig(**TINY)
+    for bad in ({"true_reward": True}, {"teacher": "human"}):
+        with pytest.raises(backflip.ConfigError, match="--policies shares labels"):
+            backflip.population_run(RunConfig(**TINY | bad), tmp_path / "bad", 2)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+    from prefrl import run_dir
+
+    run_dir.prepare(tmp_path / "pop", config)  # a population folder whose member 1 holds another run
+    (tmp_path / "pop" / "member1").mkdir()
+    (tmp_path / "pop" / "member1" / "config.json").write_text(json.dumps({"labels": 99}))
+    with pytest.raises(backflip.ConfigError, match="holds a different config"):
+        backflip.population_run(config, tmp_path / "pop", 2)
+    assert json.loads((tmp_path / "pop" / "member1" / "config.json").read_text()) == {"labels": 99}
+    with pytest.raises(backflip.ConfigError, match="population of 2 policies"):
+        backflip.population_run(config, tmp_path / "pop", 3)
+
+
 def test_flip_stats():
     stats = backflip.flip_stats([FlipCount(1, 0, 0), FlipCount(0, 0, 1), FlipCount(2, 1, 0), FlipCount(1, 0, 0)])
     assert stats["flips_per_episode"] == 1.0 and stats["clean_flip_share"] == 0.75
@@ -124,6 +194,8 @@ def test_flip_stats():
     (["--label-port", "x"], "argument --label-port: invalid int value"),
     (["--env", "Hopper"], "HopperBackflipHistory only"),
     (["--launch-share", "2"], "--launch-share must be in [0, 1]"),
+    (["--policies", "0"], "--policies must be at least 1"),
+    (["--policies", "2", "--true-reward"], "--policies shares labels between policies"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["backflip", *args])
