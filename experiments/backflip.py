@@ -211,10 +211,10 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
                 ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:",
                         ms=3, color=f"C{colour}", label=f"{name}, launched starts")
         if selected is not None and x == "env_steps":
-            ax.axvline(selected[1], color="k", ls="--", lw=1, label=f"policy chosen by {rated_by}"
-                       + (f" ({selected[0]})" if len(runs) > 1 else ""))
+            ax.axvline(selected[1], color="k", ls="--", lw=1,
+                       label=f"chosen: {selected[0]}" if len(runs) > 1 else f"policy chosen by {rated_by}")
         if len(ax.get_lines()) > 1:
-            ax.legend(loc="upper left", fontsize=8)
+            ax.legend(loc="best", fontsize=7)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
