@@ -306,8 +306,8 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                     "snapshot_oracle_scores": {str(k): v for k, v in scores.items()},
                     "snapshot_rating_score_corr": rank_corr(list(rates.values()), list(scores.values()))}
 
-        def finish(self) -> dict[str, Any]:
-            summary = super().finish()
+        def summarise(self) -> dict[str, Any]:
+            summary = super().summarise()
             summary["launch_share_start"] = launch
             launched = [count_flips(e) for e in self.evaluate(config.final_eval_episodes, config.seed + 50_000,
                                                               launched=True)]
@@ -325,7 +325,6 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                  ("this run", summary["selected_env_steps"]), summary["selected_by"])
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
-            (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             return summary
 
     return BackflipRun()
@@ -365,13 +364,8 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     of member 0 (fitted, as every member's, on every label) rates every member's evaluated
     policies, as a single run rates its own; the best is evaluated again on 20 fresh episodes
     (``selected_*``). Resumes as a single run does. Returns the population's summary."""
-    import multiprocessing as mp
-
-    from prefrl import agents
     from prefrl import run_dir as rd
     from prefrl.population import Member
-    from prefrl.reward_model import RewardEnsemble
-    from prefrl.store import LabelStore
 
     check_population(config)
     path = rd.prepare(Path(path), config)
@@ -386,6 +380,15 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     for c, m in zip(configs, members, strict=True):
         if not (member_dir(path, m.index) / "summary.json").exists():
             rd.prepare(member_dir(path, m.index), c)  # a member's config mismatch fails here, before any start
+    _run_members(path, configs, members, launch, on_metrics)
+    return _population_summary(config, path, members, start)
+
+
+def _run_members(path: Path, configs: list[RunConfig], members: list, launch: float, on_metrics) -> None:
+    """Each unfinished member in a process of its own, until all end; PopulationFailed if one did not finish
+    (the others are then stopped: they would wait for it for ever)."""
+    import multiprocessing as mp
+
     ctx = mp.get_context("spawn")  # fresh interpreters: no simulator or render state inherited
     events = ctx.Queue()
     procs = [ctx.Process(target=_run_member, args=(c, path, launch, m, events), daemon=True)
@@ -412,6 +415,17 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     if failed:
         raise PopulationFailed(f"policy {failed[0]} of the population stopped before its end (its error is above); "
                                f"every label is in {path / 'labels.sqlite'}: run the same command to resume")
+
+
+def _population_summary(config: RunConfig, path: Path, members: list, start: float) -> dict[str, Any]:
+    """Policy 0's final r_hat rates every member's snapshots; the best is evaluated again, and the
+    population's summary.json, flips.png and GIF are written."""
+    from prefrl import agents
+    from prefrl import run_dir as rd
+    from prefrl.reward_model import RewardEnsemble
+    from prefrl.store import LabelStore
+
+    policies = len(members)
     summaries = [json.loads((member_dir(path, m.index) / "summary.json").read_text()) for m in members]
     judge = RewardEnsemble.from_npz((member_dir(path, 0) / "reward_model.npz").read_bytes())
     ratings = {(m.index, s): r for m in members
@@ -433,7 +447,7 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
         "env": config.env, "seed": config.seed, "policies": policies, "labels": labels,
         "env_steps": sum(s["env_steps"] for s in summaries),
         "env_steps_per_policy": [s["env_steps"] for s in summaries],
-        "wall_time": time.time() - start,
+        "wall_time": time.time() - start,  # of this command (a resumed run: since it resumed)
         "wall_time_members": [s["wall_time"] for s in summaries],
         "members": [{"seed": s["seed"], "final_flips_per_episode": s["final_flips_per_episode"],
                      "final_clean_flip_share": s["final_clean_flip_share"], "final_true_return": s["final_true_return"],
@@ -451,7 +465,7 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
         "plot": "flips.png",
         "provenance": rd.provenance(),
     }
-    names = [f"policy {m.index} (seed {c.seed})" for m, c in zip(members, configs, strict=True)]
+    names = [f"policy {m.index} (seed {s['seed']})" for m, s in zip(members, summaries, strict=True)]
     plot(dict(zip(names, metrics, strict=True)), path / "flips.png",
          f"{title(config.env)}, {policies} policies sharing {labels} synthetic labels, seed {config.seed}",
          {names[k]: {s: r for (i, s), r in ratings.items() if i == k} for k in range(policies)},

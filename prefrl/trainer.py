@@ -392,6 +392,16 @@ class PreferenceRun:
         self.checkpoint.save(self.agent, reward_model, state)
 
     def finish(self) -> dict[str, Any]:
+        """The final evaluation and summary.json; only then is the checkpoint removed, so a run killed
+        before its summary is written resumes from its last chunk (``summarise`` adds a task's parts)."""
+        summary = self.summarise()
+        (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        self.checkpoint.remove()
+        self.close()
+        return summary
+
+    def summarise(self) -> dict[str, Any]:
+        """Evaluate the final policy; save it and the reward model; the summary."""
         cfg = self.config
         with self.clock("evaluation"):
             final = agents.evaluate(self.agent, cfg.env, cfg.final_eval_episodes, cfg.seed + 20_000)
@@ -416,9 +426,6 @@ class PreferenceRun:
         }
         if not cfg.true_reward:
             (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())
-        (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        self.checkpoint.remove()
-        self.close()
         return summary
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """experiments.backflip end to end with a tiny budget, and its command-line errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,6 +88,22 @@ def test_a_resumed_run_drops_the_snapshots_made_after_its_checkpoint(tmp_path, m
     assert sorted(int(s) for s in summary["snapshot_ratings"]) == sorted({int(n.split(".")[0]) for n in kept})
 
 
+def test_a_run_killed_in_its_final_evaluation_resumes_and_finishes(tmp_path, monkeypatch):
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    real = backflip.write_gifs
+    monkeypatch.setattr(backflip, "write_gifs", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    killed = backflip.backflip_run(RunConfig(**TINY), tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):  # killed while writing its GIFs, the last of the run's work
+        killed.run()
+    killed.close()
+    assert not (tmp_path / "run" / "summary.json").exists()  # not taken for a finished run
+    monkeypatch.setattr(backflip, "write_gifs", real)
+    summary = backflip.backflip_run(RunConfig(**TINY), tmp_path / "run").run()
+    assert summary["labels"] == 16 and len(summary["final_flips_each_episode"]) == 2 and summary["gifs"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text()) == summary
+
+
 def test_best_snapshot_and_the_ceilings_rating(tmp_path):
     assert backflip.best_snapshot({100: 1.0, 200: 3.0, 300: 2.0}) == 200
     assert backflip.best_snapshot({100: 3.0, 200: 3.0}) == 200  # of equal ratings the latest
@@ -145,6 +162,39 @@ def test_a_population_shares_one_label_budget_in_step(tmp_path):
     assert again["snapshot_ratings"] == summary["snapshot_ratings"]
     with pytest.raises(backflip.ConfigError, match="already finished"):
         backflip.population_run(config, pop, 2)
+
+
+def test_a_population_killed_mid_run_resumes_with_no_label_lost(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prefrl.store import LabelStore
+
+    pop = tmp_path / "pop"
+    cmd = [sys.executable, "-m", "experiments.backflip", "--policies", "2", "--run-dir", str(pop), "--labels", "16",
+           "--steps", "6144", "--n-envs", "2", "--pretrain-steps", "750", "--chunk-steps", "1024", "--eval-every",
+           "1024", "--eval-episodes", "1", "--final-eval-episodes", "2", "--fit-steps-initial", "5", "--fit-steps",
+           "2", "--oversample", "2"]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not all((pop / f"member{k}" / "checkpoint").exists() for k in (0, 1)) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the command and both members, mid-run
+    proc.wait()
+    assert not (pop / "summary.json").exists()
+    asked = LabelStore(pop / "labels.sqlite").count_labels()
+    assert 0 < asked < 16
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)  # the same command resumes
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((pop / "summary.json").read_text())
+    store = LabelStore(pop / "labels.sqlite")
+    assert store.count_labels() == summary["labels"] == 16 and len(store.queries()) == 16  # none asked twice
+    assert sorted(store.owners().values()) == [0] * 8 + [1] * 8
+    assert summary["env_steps_per_policy"] == [6144, 6144]
 
 
 def backflip_metrics(path):
