@@ -37,7 +37,6 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import queue  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -49,7 +48,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
-from prefrl import cli  # noqa: E402
+from prefrl import cli, population  # noqa: E402
 from prefrl.config import ConfigError, RunConfig  # noqa: E402
 from prefrl.segments import Segment  # noqa: E402
 from synthetic_oracle.backflip import FlipCount, count_flips  # noqa: E402
@@ -333,10 +332,6 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
 POPULATION = "population.json"  # a population run's size, beside its config.json
 
 
-class PopulationFailed(RuntimeError):
-    """A member process of a population run ended without finishing."""
-
-
 def member_dir(path: Path, index: int) -> Path:
     return Path(path) / f"member{index}"
 
@@ -365,14 +360,15 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     policies, as a single run rates its own; the best is evaluated again on 20 fresh episodes
     (``selected_*``). Resumes as a single run does. Returns the population's summary."""
     from prefrl import run_dir as rd
-    from prefrl.population import Member
+    from prefrl.population import Member, run_members
 
     check_population(config)
     path = rd.prepare(Path(path), config)
     sizes = path / POPULATION
-    if sizes.exists() and json.loads(sizes.read_text())["policies"] != policies:
-        raise ConfigError(f"{path} holds a population of {json.loads(sizes.read_text())['policies']} policies; "
-                          f"pass another --run-dir or --policies {json.loads(sizes.read_text())['policies']} to resume")
+    held = json.loads(sizes.read_text())["policies"] if sizes.exists() else policies
+    if held != policies:
+        raise ConfigError(f"{path} holds a population of {held} policies; "
+                          f"pass another --run-dir or --policies {held} to resume")
     sizes.write_text(json.dumps({"policies": policies, "launch_share": launch}) + "\n")
     start = time.time()
     members = [Member(k, policies, path / "labels.sqlite") for k in range(policies)]
@@ -380,41 +376,9 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     for c, m in zip(configs, members, strict=True):
         if not (member_dir(path, m.index) / "summary.json").exists():
             rd.prepare(member_dir(path, m.index), c)  # a member's config mismatch fails here, before any start
-    _run_members(path, configs, members, launch, on_metrics)
+    run_members(_run_member, [(c, path, launch, m) for c, m in zip(configs, members, strict=True)],
+                lambda k: (member_dir(path, k) / "summary.json").exists(), path / "labels.sqlite", on_metrics)
     return _population_summary(config, path, members, start)
-
-
-def _run_members(path: Path, configs: list[RunConfig], members: list, launch: float, on_metrics) -> None:
-    """Each unfinished member in a process of its own, until all end; PopulationFailed if one did not finish
-    (the others are then stopped: they would wait for it for ever)."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")  # fresh interpreters: no simulator or render state inherited
-    events = ctx.Queue()
-    procs = [ctx.Process(target=_run_member, args=(c, path, launch, m, events), daemon=True)
-             for c, m in zip(configs, members, strict=True)
-             if not (member_dir(path, m.index) / "summary.json").exists()]
-    for p in procs:
-        p.start()
-    try:
-        while any(p.is_alive() for p in procs) or not events.empty():
-            try:
-                index, m = events.get(timeout=1.0)
-            except queue.Empty:
-                if any(p.exitcode not in (None, 0) for p in procs):
-                    break  # a member failed: the others would wait for it for ever
-                continue
-            if on_metrics:
-                on_metrics(index, m)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
-    failed = [m.index for m in members if not (member_dir(path, m.index) / "summary.json").exists()]
-    if failed:
-        raise PopulationFailed(f"policy {failed[0]} of the population stopped before its end (its error is above); "
-                               f"every label is in {path / 'labels.sqlite'}: run the same command to resume")
 
 
 def _population_summary(config: RunConfig, path: Path, members: list, start: float) -> dict[str, Any]:
@@ -514,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             try:
                 summary = population_run(config, Path(run_dir), ns.policies, ns.launch_share, progress_of)
-            except PopulationFailed as e:
+            except population.PopulationFailed as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 1
         print(json.dumps(summary, indent=2))

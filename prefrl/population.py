@@ -14,7 +14,9 @@ finds the take-off teach every member's reward model what it is worth.
 
 from __future__ import annotations
 
+import queue
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +59,42 @@ def keep_step(member: Member, store, steps: int) -> None:
     store.set_meta(progress_key(member.index), str(steps))
     while any(int(store.get_meta(progress_key(i)) or -1) < steps for i in member.peers):
         time.sleep(POLL_SECONDS)
+
+
+class PopulationFailed(RuntimeError):
+    """A member process of a population ended without finishing."""
+
+
+def run_members(target: Callable, jobs: Sequence[tuple], finished: Callable[[int], bool], store: Path,
+                on_metrics: Callable[[int, dict], None] | None = None) -> None:
+    """Each unfinished member's ``target(*job, events)`` in a process of its own (``job``'s last item is
+    its :class:`Member`), until all end; ``target`` puts ``(index, metrics)`` on ``events``, handed to
+    ``on_metrics``. PopulationFailed if one did not finish: the others are then stopped (they would
+    wait for it for ever); every label stays in ``store``."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # fresh interpreters: no simulator or render state inherited
+    events = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*job, events), daemon=True) for job in jobs
+             if not finished(job[-1].index)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs) or not events.empty():
+            try:
+                index, m = events.get(timeout=1.0)
+            except queue.Empty:
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    break  # a member failed
+                continue
+            if on_metrics:
+                on_metrics(index, m)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+    failed = [job[-1].index for job in jobs if not finished(job[-1].index)]
+    if failed:
+        raise PopulationFailed(f"policy {failed[0]} of the population stopped before its end (its error is above); "
+                               f"every label is in {store}: run the same command to resume")
