@@ -16,7 +16,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
-from prefrl.config import RunConfig
+from prefrl.config import ConfigError, RunConfig
 
 # Paper's discounting for MuJoCo (App. A.1); the rest are SB3 defaults scaled to n_envs.
 PPO_KWARGS = {"n_steps": 256, "batch_size": 64, "gamma": 0.995, "gae_lambda": 0.97}
@@ -42,10 +42,12 @@ class InfoDummyVecEnv(DummyVecEnv):
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
 
 
-def make_vec_env(env_name: str, n_envs: int, seed: int) -> VecEnv:
-    """n_envs copies of ``prefrl/<env_name>-v0``, each in a Monitor (which records true returns)."""
+def make_vec_env(env_name: str, n_envs: int, seed: int, episode_steps: int | None = None) -> VecEnv:
+    """n_envs copies of ``prefrl/<env_name>-v0``, each in a Monitor (which records true returns);
+    ``episode_steps``: truncate episodes there instead of at the task's fixed length."""
     env_id = envs.env_id(env_name)
-    venv = InfoDummyVecEnv([lambda: Monitor(gym.make(env_id)) for _ in range(n_envs)])
+    limit = {"max_episode_steps": episode_steps} if episode_steps else {}
+    venv = InfoDummyVecEnv([lambda: Monitor(gym.make(env_id, **limit)) for _ in range(n_envs)])
     venv.seed(seed)
     return venv
 
@@ -91,6 +93,21 @@ def segment_steps(config: RunConfig) -> int:
     else:
         steps = envs.default_segment_steps(config.env) or round(DEFAULT_SEGMENT_SECONDS / dt)
     return max(2, min(steps, length))
+
+
+def training_episode_steps(config: RunConfig) -> int:
+    """Length of the agent's training episodes: ``train_episode_steps``, or the task's own fixed
+    length. Refused when longer than the task's episode or shorter than a segment (a clip must fit
+    in one episode)."""
+    _, length = env_timing(config.env)
+    steps = config.train_episode_steps or length
+    if steps > length:
+        raise ConfigError(f"--train-episode-steps {steps} is longer than {config.env}'s episode of {length} steps: "
+                          f"give at most {length} (0: the task's own)")
+    if steps < segment_steps(config):
+        raise ConfigError(f"--train-episode-steps {steps} is shorter than a segment ({segment_steps(config)} steps): "
+                          "give a longer one or shorten --segment-seconds")
+    return steps
 
 
 GSDE_LOG_STD_INIT = -2.0

@@ -78,6 +78,11 @@ class RunConfig:
     rune_half_life: int = arg(250_000, "env steps over which the RUNE bonus weight halves")
     oversample: int = arg(10, "candidate pairs per query for disagreement selection")
     n_envs: int = arg(8, "parallel environments (DummyVecEnv)", rl=True)
+    train_episode_steps: int = arg(0, "length of the agent's training episodes in steps, shorter than the task's "
+                                      "fixed episode (truncated, the value bootstrapped; e.g. 200 of Walker2d's 1000): "
+                                      "more of the experience starts from the reset posture, not from a body lying "
+                                      "where it fell. Evaluations keep the task's full episode. 0: the task's own",
+                                   rl=True)
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
@@ -125,7 +130,8 @@ class RunConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if not math.isfinite(self.label_horizon):
             raise ConfigError(f"--label-horizon must be a finite number of env steps, got {self.label_horizon}")
-        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps", "rune_beta"):
+        for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps", "rune_beta",
+                     "train_episode_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.log_std_init and self.gsde_every:

@@ -63,16 +63,17 @@ class PreferenceRun:
         torch.manual_seed(config.seed)
         self.config = config
         given = self.given_reward_model() if config.reward_model else None  # checked before the run dir is made
+        episode_steps = agents.training_episode_steps(config)  # likewise
         self.path = run_dir.prepare(path, config)
         self.rng = np.random.default_rng(config.seed)
         self.on_metrics = on_metrics or (lambda m: None)
         self.member = member
         self.metrics = run_dir.MetricsLog(self.path / "metrics.jsonl")
         self.segment_steps = agents.segment_steps(config)
-        _, episode_steps = agents.env_timing(config.env)
         round_steps = config.n_envs * episode_steps  # one episode in every env
         self.pretrain_steps = round_steps * -(-config.pretrain_steps // round_steps)
-        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed),
+        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed,
+                                                            config.train_episode_steps or None),
                                         keep_episodes=max(32, 32_000 // episode_steps))
         venv = self.recorder
         if not config.true_reward:
