@@ -579,3 +579,33 @@ def test_reward_std_sets_the_scale_of_r_hat_and_of_the_scaled_true_reward(tmp_pa
     assert np.std((rewards - scaler.mean) / scaler.std) == pytest.approx(0.5, rel=1e-6)
     with pytest.raises(ConfigError, match="--reward-std must be a positive number, got 0.0"):
         RunConfig(**{**TINY, "reward_std": 0.0})
+
+
+def test_train_episode_steps_shortens_the_agents_training_episodes_not_its_evaluations(tmp_path):
+    from prefrl import agents
+
+    for extra in ({}, {"true_reward": True}):
+        run = PreferenceRun(RunConfig(**{**TINY, **extra, "train_episode_steps": 32}), tmp_path / f"short{len(extra)}")
+        summary = run.run()
+        assert run.pretrain_steps % (TINY["n_envs"] * 32) == 0  # whole (short) episodes in every env
+        assert {len(seg.obs) for seg in run.recorder.episodes} == {32}  # the task's own episode is 40 steps
+        assert {ep["l"] for ep in run.agent.ep_info_buffer} == {32}
+        # the final evaluation ran whole 40-step episodes: the saved policy on the task's own env gives its number
+        policy = agents.load_agent(run.config, tmp_path / f"short{len(extra)}" / "policy.zip",
+                                   agents.make_vec_env("ToyLine", 1, 0), str(tmp_path))
+        final = agents.evaluate(policy, "ToyLine", TINY["final_eval_episodes"], TINY.get("seed", 0) + 20_000)
+        assert summary["final_true_return"] == pytest.approx(final.mean)
+        short = agents.make_vec_env("ToyLine", 1, 0, episode_steps=32)
+        full = agents.make_vec_env("ToyLine", 1, 0)
+        assert (short.envs[0].spec.max_episode_steps, full.envs[0].spec.max_episode_steps) == (32, 40)
+
+
+@pytest.mark.parametrize("steps, message", [(41, "longer than ToyLine's episode of 40 steps"),
+                                            (20, r"shorter than a segment \(30 steps\)")])
+def test_a_train_episode_length_that_cannot_hold_the_task_is_refused_before_anything_is_written(
+        tmp_path, steps, message):
+    with pytest.raises(ConfigError, match=message):
+        PreferenceRun(RunConfig(**{**TINY, "train_episode_steps": steps}), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        RunConfig(**{**TINY, "train_episode_steps": -1})
