@@ -39,20 +39,42 @@ def _by_group(runs: list[Run]) -> dict[str, list[Run]]:
     return dict(sorted(groups.items()))
 
 
+OTHER_RL_STYLES = (":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+"""Line styles of true-reward baselines with RL settings other than the default, in turn."""
+
+
+def _legend_below(ax) -> None:
+    """The legend under the axes, one entry per line: a group's name (task setting, labels,
+    knobs) is often wider than the plot, and inside the axes it would cover the curves."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.2), frameon=False)
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # "tight": the legend below the axes is kept
+    plt.close(fig)
+
+
 def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") -> None:
     """(1) Per task: true return vs env steps, one line per group, mean and 95% band over seeds."""
     envs = sorted({r.config["env"] for r in runs})
     fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.2), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
-        means = []
+        means, other_rl = [], 0
         for group, members in _by_group([r for r in runs if r.config["env"] == env]).items():
             steps, mean, half = _curve(members, key)
             if len(steps) == 0:
                 continue
             means.append(mean)
-            # baselines dashed: black on the raw reward, gray standardised; dotted with other RL settings
-            style = ({"color": "dimgray" if members[0].config.get("scale_true_reward") else "black",
-                      "ls": ":" if members[0].knobs else "--"} if members[0].config["true_reward"] else {})
+            # baselines black on the raw reward, gray standardised; dashed with the default RL settings,
+            # dotted, dash-dotted, ... with others
+            style = {}
+            if members[0].config["true_reward"]:
+                style = {"color": "dimgray" if members[0].config.get("scale_true_reward") else "black", "ls": "--"}
+                if members[0].knobs:
+                    style["ls"] = OTHER_RL_STYLES[other_rl % len(OTHER_RL_STYLES)]
+                    other_rl += 1
             line, = ax.plot(steps, mean, label=f"{group.removeprefix(env + ' ')} (n={len(members)})", **style)
             ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=line.get_color())
         if means:  # frame the means: a 2-seed interval (t = 12.7) would squash every line flat
@@ -60,11 +82,9 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
             pad = 0.25 * (hi - lo) or 1.0
             ax.set_ylim(lo - pad, hi + pad)
         ax.set(title=env, xlabel="environment steps", ylabel="true return (deterministic eval)")
-        ax.legend(fontsize=8)
+        _legend_below(ax)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def bits_of_feedback(summary: dict, path: Path) -> None:
@@ -90,11 +110,9 @@ def bits_of_feedback(summary: dict, path: Path) -> None:
     if by_line:
         ax.set_xscale("log")
     ax.set(xlabel="labels (bits of feedback)", ylabel="final true return, % of true-reward RL\n(0% = initial policy)")
-    ax.legend(fontsize=8)
+    _legend_below(ax)
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def reward_model_accuracy(runs: list[Run], path: Path) -> None:
@@ -115,11 +133,9 @@ def reward_model_accuracy(runs: list[Run], path: Path) -> None:
             ax.plot(xs[window - 1:], smooth, label=group)
     ax.axhline(0.5, color="grey", lw=1)
     ax.set(xlabel="labels", ylabel="accuracy on new labels (before fitting them)", ylim=(0.3, 1.0))
-    ax.legend(fontsize=8)
+    _legend_below(ax)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def hacking(runs: list[Run], path: Path, threshold: float = 0.6) -> None:
@@ -141,6 +157,4 @@ def hacking(runs: list[Run], path: Path, threshold: float = 0.6) -> None:
         twin.set_ylabel("true return")
         ax.legend(loc="lower left", fontsize=7)
         twin.legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
