@@ -73,6 +73,10 @@ def run_members(target: Callable, jobs: Sequence[tuple], finished: Callable[[int
     wait for it for ever); every label stays in ``store``."""
     import multiprocessing as mp
 
+    from prefrl.store import LabelStore
+
+    # made here, once: members opening a new file together race to switch it to WAL ("database is locked")
+    LabelStore(store).close()
     ctx = mp.get_context("spawn")  # fresh interpreters: no simulator or render state inherited
     events = ctx.Queue()
     procs = [ctx.Process(target=target, args=(*job, events), daemon=True) for job in jobs
