@@ -104,8 +104,8 @@ def training_episode_steps(config: RunConfig) -> int:
     if steps > length:
         raise ConfigError(f"--train-episode-steps {steps} is longer than {config.env}'s episode of {length} steps: "
                           f"give at most {length} (0: the task's own)")
-    if steps < segment_steps(config):
-        raise ConfigError(f"--train-episode-steps {steps} is shorter than a segment ({segment_steps(config)} steps): "
+    if steps < (segment := segment_steps(config)):
+        raise ConfigError(f"--train-episode-steps {steps} is shorter than a segment ({segment} steps): "
                           "give a longer one or shorten --segment-seconds")
     return steps
 

@@ -72,8 +72,7 @@ class PreferenceRun:
         self.segment_steps = agents.segment_steps(config)
         round_steps = config.n_envs * episode_steps  # one episode in every env
         self.pretrain_steps = round_steps * -(-config.pretrain_steps // round_steps)
-        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed,
-                                                            config.train_episode_steps or None),
+        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed, episode_steps),
                                         keep_episodes=max(32, 32_000 // episode_steps))
         venv = self.recorder
         if not config.true_reward:
