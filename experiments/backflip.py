@@ -19,7 +19,10 @@ Keeping what it found: at every evaluation the policy and its evaluation episode
 ``snapshots/``; at the end the run's own final reward model rates each snapshot by the r_hat return
 of its episodes (no true reward, no label: the true-reward ceiling rates by the oracle's score, which
 it trains on), and the best-rated policy is evaluated again on 20 fresh episodes (``selected_*`` in
-summary.json, ``policy_selected.zip``, the GIFs). ``final_*`` stays the last policy's.
+summary.json, ``policy_selected.zip``, the GIFs). ``final_*`` stays the last policy's. With
+``--select-labels K`` the teacher decides instead, with K comparisons kept from the ``--labels``
+budget (the reward model learns from the other labels): one fresh episode of each of the K + 1
+snapshots r_hat rates highest, compared in turn (:func:`teacher_choice`).
 
 A population (``--policies K``, prefrl.population): K policies, each a run of its own in
 ``<run dir>/member<k>`` (seed ``--seed + 1000 k``, ``--steps`` each), ask their shares of one label
@@ -48,6 +51,19 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
+from experiments.selection import (  # noqa: E402
+    SNAPSHOTS,
+    best_snapshot,
+    check_select_labels,
+    chooser,
+    rank_corr,
+    rate_snapshots,
+    save_snapshot,
+    selection_record,
+    shortlist,
+    teacher_choice,
+    training_config,
+)
 from prefrl import cli, population  # noqa: E402
 from prefrl.config import ConfigError, RunConfig  # noqa: E402
 from prefrl.segments import Segment  # noqa: E402
@@ -79,7 +95,7 @@ starts slowed it (measured, PPO on the score, 1.5M steps: with ``--launch-share 
 LAUNCH_UNTIL = 0.6
 """The share falls linearly to 0 at this fraction of the training steps; from there on every
 training episode starts standing, as evaluation episodes always do."""
-SNAPSHOTS = "snapshots"  # the run directory's folder of policies and evaluation episodes, by env step
+SELECT_SEED = 60_000  # seed offset of the standing start every candidate's clip for the teacher begins from
 GIF_SIZE = 160  # px
 GIFS = 1  # best evaluation episodes written as GIFs
 T_95 = {5: 2.776, 10: 2.262, 20: 2.093}  # Student t, two-sided 95%, by episode count
@@ -113,41 +129,13 @@ def evaluate_flips(agent, episodes: int, seed: int, launched: bool = False, env_
     return out
 
 
-def save_snapshot(agent, episodes: list[Segment], directory: Path, reward_obs: Sequence[int] | None) -> int:
-    """The policy (``<steps>.zip``) and the reward-model inputs and oracle scores of its evaluation
-    ``episodes`` (``<steps>.npz``) under ``directory``; returns the step count it is filed under."""
-    steps = agent.num_timesteps
-    directory.mkdir(exist_ok=True)
-    agent.save(directory / f"{steps}.zip")
-    with open(directory / f"{steps}.npz", "wb") as f:
-        np.savez(f, features=np.stack([e.features(reward_obs) for e in episodes]).astype(np.float32),
-                 true_return=np.array([e.true_return for e in episodes]))
-    return steps
+def candidate_clip(config: RunConfig, policy: Path) -> Segment:
+    """The clip the teacher sees of a saved policy when choosing among them: one episode of it,
+    from the one standing start every candidate begins from."""
+    from prefrl import agents
 
-
-def rate_snapshots(directory: Path, reward_model=None) -> dict[int, float]:
-    """Each snapshot's mean return over its evaluation episodes, by env step: r_hat's return under
-    ``reward_model``, or without one the oracle's score the episodes were recorded with."""
-    rates = {}
-    for f in sorted(directory.glob("*.npz"), key=lambda f: int(f.stem)):
-        with np.load(f) as z:
-            returns = z["true_return"] if reward_model is None else reward_model.segment_return(z["features"])
-        rates[int(f.stem)] = float(np.mean(returns))
-    return rates
-
-
-def best_snapshot(rates: dict[int, float]) -> int:
-    """The step of the best-rated snapshot; of equal ratings, the latest."""
-    return max(rates, key=lambda steps: (rates[steps], steps))
-
-
-def rank_corr(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Spearman's rank correlation; None (null in JSON) with fewer than 3 values or a constant."""
-    from scipy.stats import spearmanr
-
-    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
-        return None
-    return float(spearmanr(a, b).statistic)
+    agent = agents.load_agent(config, policy, None, None)
+    return evaluate_flips(agent, 1, config.seed + SELECT_SEED, env_name=config.env)[0]
 
 
 def flip_stats(counts: Sequence[FlipCount]) -> dict[str, float]:
@@ -182,10 +170,11 @@ def write_gifs(episodes: list[Segment], counts: list[FlipCount], path: Path, n: 
 
 def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
          ratings: dict[str, dict[int, float]] | None = None, selected: tuple[str, int] | None = None,
-         rated_by: str = "r_hat") -> None:
+         rated_by: str = "r_hat", chosen_by: str | None = None) -> None:
     """Flips per evaluation episode (standing and launched starts) against labels and env steps,
     the oracle's score per episode against env steps and, given the snapshots' ``ratings``, what the
-    choice of policy read (``selected``: the chosen run and env step, marked against env steps).
+    choice of policy read (``selected``: the chosen run and env step, marked against env steps; chosen
+    by ``chosen_by``, by default by whoever rated them).
     ``runs``: each run's metrics by name (one run, or the members of a population)."""
     import matplotlib
 
@@ -211,7 +200,8 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
                         ms=3, color=f"C{colour}", label=f"{name}, launched starts")
         if selected is not None and x == "env_steps":
             ax.axvline(selected[1], color="k", ls="--", lw=1,
-                       label=f"chosen: {selected[0]}" if len(runs) > 1 else f"policy chosen by {rated_by}")
+                       label=f"chosen by {chosen_by or rated_by}: {selected[0]}" if len(runs) > 1
+                       else f"policy chosen by {chosen_by or rated_by}")
         if len(ax.get_lines()) > 1:
             ax.legend(loc="best", fontsize=7)
         ax.set_xlabel(xlabel)
@@ -233,11 +223,15 @@ def launch_share(steps: int, total: int, start: float = LAUNCH_SHARE) -> float:
     return max(0.0, start * (1.0 - steps / (LAUNCH_UNTIL * total)))
 
 
-def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **kwargs):
+def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, select_labels: int = 0, **kwargs):
     """A PreferenceRun with this task's PPO settings, the launch curriculum (``launch``: the
-    starting share of launched training episodes) and flip counts in its evaluations."""
+    starting share of launched training episodes) and flip counts in its evaluations; the final
+    policy chosen among the evaluated ones by r_hat or, with ``select_labels`` kept from
+    ``config.labels``, by the teacher (:func:`teacher_choice`)."""
     from prefrl import agents
     from prefrl.trainer import PreferenceRun
+
+    config = training_config(config, select_labels)
 
     class BackflipRun(PreferenceRun):
         def __init__(self):
@@ -294,12 +288,18 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             ``self.selected``."""
             snapshots = self.path / SNAPSHOTS
             self.ratings = rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
-            best = best_snapshot(rates)
+            if select_labels:
+                best, comparisons = teacher_choice(
+                    shortlist(rates, select_labels + 1), lambda s: candidate_clip(config, snapshots / f"{s}.zip"),
+                    config.oracle(), np.random.default_rng([config.seed, 2]))
+            else:
+                best, comparisons = best_snapshot(rates), None
             shutil.copyfile(snapshots / f"{best}.zip", self.path / "policy_selected.zip")
             self.selected = agents.load_agent(config, self.path / "policy_selected.zip", None, None)
             labels = [m["labels"] for m in self.metrics.read() if m["env_steps"] == best]
             scores = rate_snapshots(snapshots)  # the oracle's, for the record: how the choice fared
-            return {"selected_by": "oracle_score" if config.true_reward else "r_hat",
+            chosen_by = "teacher" if select_labels else "oracle_score" if config.true_reward else "r_hat"
+            return {"selected_by": chosen_by, **selection_record(select_labels, comparisons),
                     "selected_env_steps": best, "selected_labels": labels[-1] if labels else None,
                     "snapshot_ratings": {str(k): v for k, v in rates.items()},
                     "snapshot_oracle_scores": {str(k): v for k, v in scores.items()},
@@ -313,6 +313,9 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
             summary["final_launched_flips_per_episode"] = flip_stats(launched)["flips_per_episode"]
             summary |= self.final_flips("final_", self.agent)[0]
             summary |= self.select()
+            if select_labels:  # the comparisons for the choice were labels of the budget too
+                summary["training_labels"] = summary["labels"]
+                summary["labels"] += len(summary["selection_comparisons"])
             selected, episodes, counts = self.final_flips("selected_", self.selected)
             summary |= selected
             summary["selected_true_return"] = float(np.mean([e.true_return for e in episodes]))
@@ -321,7 +324,8 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, **
                 f"{summary['labels']} synthetic labels"
             plot({"this run": self.metrics.read()}, self.path / "flips.png",
                  f"{title(config.env)}, {what}, seed {config.seed}", {"this run": self.ratings},
-                 ("this run", summary["selected_env_steps"]), summary["selected_by"])
+                 ("this run", summary["selected_env_steps"]), "oracle_score" if config.true_reward else "r_hat",
+                 chooser(select_labels))
             summary["plot"] = "flips.png"
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             return summary
@@ -352,17 +356,20 @@ def check_population(config: RunConfig) -> None:
 
 
 def population_run(config: RunConfig, path: Path, policies: int, launch: float = LAUNCH_SHARE,
-                   on_metrics=None) -> dict[str, Any]:
+                   on_metrics=None, select_labels: int = 0) -> dict[str, Any]:
     """``policies`` policies learning at once (one process each) from one label store and the one
     budget ``config.labels`` (prefrl.population): member k is the run of seed ``config.seed + 1000 k``
     in ``path/member<k>``, for ``config.steps`` env steps of its own. At the end the reward model
     of member 0 (fitted, as every member's, on every label) rates every member's evaluated
     policies, as a single run rates its own; the best is evaluated again on 20 fresh episodes
-    (``selected_*``). Resumes as a single run does. Returns the population's summary."""
+    (``selected_*``); with ``select_labels`` kept from the budget the teacher chooses among the K + 1
+    it rates highest (:func:`teacher_choice`). Resumes as a single run does. Returns the population's
+    summary."""
     from prefrl import run_dir as rd
     from prefrl.population import Member, run_members
 
     check_population(config)
+    config = training_config(config, select_labels)
     path = rd.prepare(Path(path), config)
     sizes = path / POPULATION
     held = json.loads(sizes.read_text())["policies"] if sizes.exists() else policies
@@ -378,12 +385,14 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
             rd.prepare(member_dir(path, m.index), c)  # a member's config mismatch fails here, before any start
     run_members(_run_member, [(c, path, launch, m) for c, m in zip(configs, members, strict=True)],
                 lambda k: (member_dir(path, k) / "summary.json").exists(), path / "labels.sqlite", on_metrics)
-    return _population_summary(config, path, members, start)
+    return _population_summary(config, path, members, start, select_labels)
 
 
-def _population_summary(config: RunConfig, path: Path, members: list, start: float) -> dict[str, Any]:
-    """Policy 0's final r_hat rates every member's snapshots; the best is evaluated again, and the
-    population's summary.json, flips.png and GIF are written."""
+def _population_summary(config: RunConfig, path: Path, members: list, start: float,
+                        select_labels: int = 0) -> dict[str, Any]:
+    """Policy 0's final r_hat rates every member's snapshots; the best (or the teacher's choice among
+    the ``select_labels`` + 1 best) is evaluated again, and the population's summary.json, flips.png
+    and GIF are written."""
     from prefrl import agents
     from prefrl import run_dir as rd
     from prefrl.reward_model import RewardEnsemble
@@ -395,7 +404,12 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
     ratings = {(m.index, s): r for m in members
                for s, r in rate_snapshots(member_dir(path, m.index) / SNAPSHOTS, judge).items()}
     scores = {(m.index, s): r for m in members for s, r in rate_snapshots(member_dir(path, m.index) / SNAPSHOTS).items()}
-    best = max(ratings, key=lambda key: (ratings[key], key[1], -key[0]))  # of equal ratings the latest, then member 0
+    order = shortlist(ratings, select_labels + 1, lambda key: (key[1], -key[0]))  # of equal ratings the latest, then member 0
+    best, comparisons = order[0], None
+    if select_labels:
+        best, comparisons = teacher_choice(
+            order, lambda key: candidate_clip(config, member_dir(path, key[0]) / SNAPSHOTS / f"{key[1]}.zip"),
+            config.oracle(), np.random.default_rng([config.seed, 2]), lambda key: "/".join(map(str, key)))
     shutil.copyfile(member_dir(path, best[0]) / SNAPSHOTS / f"{best[1]}.zip", path / "policy_selected.zip")
     selected = agents.load_agent(config, path / "policy_selected.zip", None, None)
     episodes = evaluate_flips(selected, config.final_eval_episodes, config.seed + 20_000, env_name=config.env)
@@ -408,7 +422,9 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
     store.close()
     first = min(flips) if flips else None
     summary = {
-        "env": config.env, "seed": config.seed, "policies": policies, "labels": labels,
+        "env": config.env, "seed": config.seed, "policies": policies,
+        "labels": labels + len(comparisons or []),
+        **({"training_labels": labels} if select_labels else {}),
         "env_steps": sum(s["env_steps"] for s in summaries),
         "env_steps_per_policy": [s["env_steps"] for s in summaries],
         "wall_time": time.time() - start,  # of this command (a resumed run: since it resumed)
@@ -417,7 +433,8 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
                      "final_clean_flip_share": s["final_clean_flip_share"], "final_true_return": s["final_true_return"],
                      "labels_asked": owners.count(k)} for k, s in enumerate(summaries)],
         "first_flip": {"env_steps": first[0], "member": first[1], "labels": first[2]} if first else None,
-        "selected_by": "policy 0's r_hat",
+        "selected_by": "teacher" if select_labels else "policy 0's r_hat",
+        **selection_record(select_labels, comparisons),
         "selected_member": best[0], "selected_env_steps": best[1],
         "snapshot_ratings": {f"{k}/{s}": r for (k, s), r in ratings.items()},
         "snapshot_oracle_scores": {f"{k}/{s}": r for (k, s), r in scores.items()},
@@ -433,7 +450,7 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
     plot(dict(zip(names, metrics, strict=True)), path / "flips.png",
          f"{title(config.env)}, {policies} policies sharing {labels} synthetic labels, seed {config.seed}",
          {names[k]: {s: r for (i, s), r in ratings.items() if i == k} for k in range(policies)},
-         (names[best[0]], best[1]), "policy 0's r_hat")
+         (names[best[0]], best[1]), "policy 0's r_hat", chooser(select_labels))
     (path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -452,8 +469,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a population: this many policies (one process each; seeds --seed + 1000 k) learn at "
                              "once from one label store and the one --labels budget, each for --steps env steps; "
                              "the best by policy 0's final r_hat is evaluated (prefrl.population)")
+    parser.add_argument("--select-labels", type=int, default=0,
+                        help="comparisons kept from --labels for the teacher to choose the final policy: one episode "
+                             "of each of the K + 1 evaluated policies r_hat rates highest, compared in turn; the reward "
+                             "model learns from the other labels. 0: r_hat's best-rated policy, no label (default: 0)")
     cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)
+    check_select_labels(config, ns.select_labels)
     if not 0.0 <= ns.launch_share <= 1.0:
         raise ConfigError(f"--launch-share must be in [0, 1], got {ns.launch_share}")
     if ns.policies < 1:
@@ -477,7 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bar.set_postfix(labels=m["labels"])
 
             try:
-                summary = population_run(config, Path(run_dir), ns.policies, ns.launch_share, progress_of)
+                summary = population_run(config, Path(run_dir), ns.policies, ns.launch_share, progress_of,
+                                         ns.select_labels)
             except population.PopulationFailed as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 1
@@ -491,8 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             flips = m.get("eval/flips_per_episode")
             bar.set_postfix(labels=m["labels"], **({"flips": f"{flips:.2f}"} if flips is not None else {}))
 
-        summary = backflip_run(config, Path(run_dir), launch=ns.launch_share, on_metrics=progress,
-                               teacher=teacher).run()
+        summary = backflip_run(config, Path(run_dir), launch=ns.launch_share, select_labels=ns.select_labels,
+                               on_metrics=progress, teacher=teacher).run()
     print(json.dumps(summary, indent=2))
     return 0
 

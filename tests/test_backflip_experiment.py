@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import backflip
+from experiments import backflip, selection
 from prefrl.config import RunConfig
 from synthetic_oracle.backflip import FlipCount
 
@@ -49,25 +49,61 @@ def test_the_reward_model_picks_among_the_evaluated_policies(tmp_path, monkeypat
     assert sorted(int(s) for s in summary["snapshot_ratings"]) == evaluated  # every evaluation kept
     # the ratings are the saved reward model's returns of the saved episodes, and the best is chosen
     model = RewardEnsemble.from_npz((path / "reward_model.npz").read_bytes())
-    rates = backflip.rate_snapshots(path / backflip.SNAPSHOTS, model)
+    rates = selection.rate_snapshots(path / selection.SNAPSHOTS, model)
     assert rates == pytest.approx({int(s): r for s, r in summary["snapshot_ratings"].items()})
     assert len(set(rates.values())) == len(rates)  # a real choice: no two policies rated alike
     assert summary["selected_by"] == "r_hat"
     assert rates[summary["selected_env_steps"]] == max(rates.values())
-    assert backflip.rate_snapshots(path / backflip.SNAPSHOTS) == pytest.approx(
+    assert selection.rate_snapshots(path / selection.SNAPSHOTS) == pytest.approx(
         {int(s): r for s, r in summary["snapshot_oracle_scores"].items()})
     corr = summary["snapshot_rating_score_corr"]
     assert corr is None or -1.0 <= corr <= 1.0
     assert summary["selected_labels"] == next(m["labels"] for m in run.metrics.read()
                                               if m["env_steps"] == summary["selected_env_steps"])
-    chosen = (path / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.zip").read_bytes()
+    chosen = (path / selection.SNAPSHOTS / f"{summary['selected_env_steps']}.zip").read_bytes()
     assert (path / "policy_selected.zip").read_bytes() == chosen
-    with np.load(path / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.npz") as z:
+    with np.load(path / selection.SNAPSHOTS / f"{summary['selected_env_steps']}.npz") as z:
         assert z["features"].shape == (1, 375, 16 + 3)  # one evaluation episode: observation and action
     assert summary["selected_episodes"] == 2 and len(summary["selected_flips_each_episode"]) == 2
     # the selected policy is the one evaluated: its episodes replay from the same seeds
     again = backflip.evaluate_flips(run.selected, 2, seed=TINY.get("seed", 0) + 20_000)
     assert np.mean([e.true_return for e in again]) == pytest.approx(summary["selected_true_return"])
+
+
+def test_the_teacher_chooses_among_r_hats_best_with_labels_of_the_budget(tmp_path, monkeypatch):
+    from prefrl import agents
+
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    config = RunConfig(**TINY | {"steps": 2048, "eval_every": 512})
+    run = backflip.backflip_run(config, tmp_path / "run", select_labels=2)
+    summary = run.run()
+    path = tmp_path / "run"
+    assert json.loads((path / "config.json").read_text())["labels"] == 14  # the reward model's share
+    assert summary["training_labels"] == 14 and summary["labels"] == 16 and summary["select_labels"] == 2
+    assert summary["selected_by"] == "teacher"
+    rates = {int(s): r for s, r in summary["snapshot_ratings"].items()}
+    assert len(rates) >= 4  # more policies evaluated than the teacher is shown
+    top = selection.shortlist(rates, 3)
+    assert top == sorted(rates, key=rates.get, reverse=True)[:3]
+    comparisons = summary["selection_comparisons"]
+    assert [c["right"] for c in comparisons] == [str(s) for s in top[1:]] and comparisons[0]["left"] == str(top[0])
+    # each clip is one fresh episode of the candidate from the one standing start, judged by the oracle
+    clips = {}
+    for steps in top:
+        agent = agents.load_agent(run.config, path / selection.SNAPSHOTS / f"{steps}.zip", None, None)
+        clips[str(steps)] = backflip.evaluate_flips(agent, 1, config.seed + backflip.SELECT_SEED)[0].true_return
+    chosen = str(top[0])
+    for c in comparisons:
+        assert c["left"] == chosen and c["left_score"] == pytest.approx(clips[c["left"]])
+        assert c["right_score"] == pytest.approx(clips[c["right"]])
+        assert c["answer"] == ("left" if c["left_score"] > c["right_score"] else
+                               "right" if c["left_score"] < c["right_score"] else "equal")  # the perfect oracle
+        chosen = c["right"] if c["answer"] == "right" else chosen
+    assert str(summary["selected_env_steps"]) == chosen
+    assert clips[chosen] == max(clips.values())  # a perfect teacher keeps the best clip it was shown
+    chosen_zip = (path / selection.SNAPSHOTS / f"{chosen}.zip").read_bytes()
+    assert (path / "policy_selected.zip").read_bytes() == chosen_zip
 
 
 def test_a_resumed_run_drops_the_snapshots_made_after_its_checkpoint(tmp_path, monkeypatch):
@@ -79,7 +115,7 @@ def test_a_resumed_run_drops_the_snapshots_made_after_its_checkpoint(tmp_path, m
     with pytest.raises(KeyboardInterrupt):  # killed after its last checkpoint, before the end
         killed.run()
     killed.close()
-    snapshots = tmp_path / "run" / backflip.SNAPSHOTS
+    snapshots = tmp_path / "run" / selection.SNAPSHOTS
     kept = sorted(f.name for f in snapshots.iterdir())
     for ext in ("zip", "npz"):  # what a kill between an evaluation and its checkpoint leaves
         (snapshots / f"999999.{ext}").write_bytes((snapshots / kept[0]).read_bytes())
@@ -105,14 +141,14 @@ def test_a_run_killed_in_its_final_evaluation_resumes_and_finishes(tmp_path, mon
 
 
 def test_best_snapshot_and_the_ceilings_rating(tmp_path):
-    assert backflip.best_snapshot({100: 1.0, 200: 3.0, 300: 2.0}) == 200
-    assert backflip.best_snapshot({100: 3.0, 200: 3.0}) == 200  # of equal ratings the latest
+    assert selection.best_snapshot({100: 1.0, 200: 3.0, 300: 2.0}) == 200
+    assert selection.best_snapshot({100: 3.0, 200: 3.0}) == 200  # of equal ratings the latest
     for steps, score in ((100, [1.0, 3.0]), (200, [5.0, 5.0])):
         np.savez(tmp_path / f"{steps}.npz", features=np.zeros((2, 4, 3), np.float32), true_return=score)
-    assert backflip.rate_snapshots(tmp_path) == {100: 2.0, 200: 5.0}  # no reward model: the oracle's score
-    assert backflip.rank_corr([1.0, 2.0, 3.0], [10.0, 30.0, 20.0]) == pytest.approx(0.5)
-    assert backflip.rank_corr([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
-    assert backflip.rank_corr([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) is None  # a constant: no order to compare
+    assert selection.rate_snapshots(tmp_path) == {100: 2.0, 200: 5.0}  # no reward model: the oracle's score
+    assert selection.rank_corr([1.0, 2.0, 3.0], [10.0, 30.0, 20.0]) == pytest.approx(0.5)
+    assert selection.rank_corr([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    assert selection.rank_corr([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) is None  # a constant: no order to compare
 
 
 def test_tiny_run_on_the_history_task_evaluates_on_it(tmp_path, monkeypatch):
@@ -149,14 +185,30 @@ def test_a_population_shares_one_label_budget_in_step(tmp_path):
     # policy 0's final r_hat rates every member's evaluated policies; the best is the one kept
     judge = RewardEnsemble.from_npz((pop / "member0" / "reward_model.npz").read_bytes())
     rates = {f"{k}/{s}": r for k in (0, 1)
-             for s, r in backflip.rate_snapshots(pop / f"member{k}" / backflip.SNAPSHOTS, judge).items()}
+             for s, r in selection.rate_snapshots(pop / f"member{k}" / selection.SNAPSHOTS, judge).items()}
     assert rates == pytest.approx(summary["snapshot_ratings"]) and len(rates) == 4
     best = f"{summary['selected_member']}/{summary['selected_env_steps']}"
     assert rates[best] == max(rates.values())
-    chosen = pop / f"member{summary['selected_member']}" / backflip.SNAPSHOTS / f"{summary['selected_env_steps']}.zip"
+    chosen = pop / f"member{summary['selected_member']}" / selection.SNAPSHOTS / f"{summary['selected_env_steps']}.zip"
     assert (pop / "policy_selected.zip").read_bytes() == chosen.read_bytes()
     assert summary["selected_episodes"] == 2 and (pop / "flips.png").stat().st_size > 0
     assert json.loads((pop / "summary.json").read_text()) == summary
+    # the teacher's choice instead, among policy 0's r_hat's three best of the members' policies
+    from prefrl.population import Member
+
+    members = [Member(k, 2, pop / "labels.sqlite") for k in (0, 1)]
+    chosen = backflip._population_summary(config, pop, members, 0.0, select_labels=2)
+    assert chosen["selected_by"] == "teacher" and chosen["training_labels"] == 16 and chosen["labels"] == 18
+    top = sorted(rates, key=rates.get, reverse=True)[:3]
+    comparisons = chosen["selection_comparisons"]
+    assert [comparisons[0]["left"]] + [c["right"] for c in comparisons] == top
+    winner = top[0]
+    for c in comparisons:
+        winner = c["right"] if c["answer"] == "right" else winner
+    assert f"{chosen['selected_member']}/{chosen['selected_env_steps']}" == winner
+    member, steps = winner.split("/")
+    assert (pop / "policy_selected.zip").read_bytes() == \
+        (pop / f"member{member}" / selection.SNAPSHOTS / f"{steps}.zip").read_bytes()
     # repeatable whichever member runs ahead: the same population again gives the same ratings
     again = backflip.population_run(config, tmp_path / "again", 2)
     assert again["snapshot_ratings"] == summary["snapshot_ratings"]
@@ -246,6 +298,11 @@ def test_flip_stats():
     (["--launch-share", "2"], "--launch-share must be in [0, 1]"),
     (["--policies", "0"], "--policies must be at least 1"),
     (["--policies", "2", "--true-reward"], "--policies shares labels between policies"),
+    (["--select-labels", "-1"], "--select-labels must be 0 or more"),
+    (["--select-labels", "500", "--labels", "500"], "leaves none of the 500 labels for the reward model"),
+    (["--select-labels", "13", "--true-reward"], "--select-labels has the synthetic oracle choose"),
+    (["--select-labels", "13", "--teacher", "human"], "--select-labels has the synthetic oracle choose"),
+    (["--select-labels", "490", "--labels", "500"], "leaves 10 of the 500 labels for the reward model, fewer before RL"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["backflip", *args])
