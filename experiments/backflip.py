@@ -22,7 +22,7 @@ it trains on), and the best-rated policy is evaluated again on 20 fresh episodes
 summary.json, ``policy_selected.zip``, the GIFs). ``final_*`` stays the last policy's. With
 ``--select-labels K`` the teacher decides instead, with K comparisons kept from the ``--labels``
 budget (the reward model learns from the other labels): one fresh episode of each of the K + 1
-snapshots r_hat rates highest, compared in turn (:func:`teacher_choice`).
+snapshots r_hat rates highest, compared in turn (:func:`experiments.selection.teacher_choice`).
 
 A population (``--policies K``, prefrl.population): K policies, each a run of its own in
 ``<run dir>/member<k>`` (seed ``--seed + 1000 k``, ``--steps`` each), ask their shares of one label
@@ -53,15 +53,13 @@ import numpy as np  # noqa: E402
 import envs  # noqa: E402
 from experiments.selection import (  # noqa: E402
     SNAPSHOTS,
-    best_snapshot,
     check_select_labels,
+    choose_snapshot,
     chooser,
     rank_corr,
     rate_snapshots,
     save_snapshot,
     selection_record,
-    shortlist,
-    teacher_choice,
     training_config,
 )
 from prefrl import cli, population  # noqa: E402
@@ -227,7 +225,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
     """A PreferenceRun with this task's PPO settings, the launch curriculum (``launch``: the
     starting share of launched training episodes) and flip counts in its evaluations; the final
     policy chosen among the evaluated ones by r_hat or, with ``select_labels`` kept from
-    ``config.labels``, by the teacher (:func:`teacher_choice`)."""
+    ``config.labels``, by the teacher (:func:`experiments.selection.teacher_choice`)."""
     from prefrl import agents
     from prefrl.trainer import PreferenceRun
 
@@ -282,25 +280,21 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
             stats = {prefix + k: v for k, v in flip_stats(counts).items()}
             return stats | {prefix + "flips_each_episode": [c.backflips for c in counts]}, episodes, counts
 
-        def select(self) -> dict[str, Any]:
+        def select(self, labels: int) -> dict[str, Any]:
             """Rate the snapshots (:func:`rate_snapshots`: by r_hat, or the ceiling by the oracle's
             score; kept as ``self.ratings``), keep the best as ``policy_selected.zip`` and load it as
             ``self.selected``."""
             snapshots = self.path / SNAPSHOTS
             self.ratings = rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
-            if select_labels:
-                best, comparisons = teacher_choice(
-                    shortlist(rates, select_labels + 1), lambda s: candidate_clip(config, snapshots / f"{s}.zip"),
-                    config.oracle(), np.random.default_rng([config.seed, 2]))
-            else:
-                best, comparisons = best_snapshot(rates), None
+            best, comparisons = choose_snapshot(rates, select_labels,
+                                                lambda s: candidate_clip(config, snapshots / f"{s}.zip"), config)
             shutil.copyfile(snapshots / f"{best}.zip", self.path / "policy_selected.zip")
             self.selected = agents.load_agent(config, self.path / "policy_selected.zip", None, None)
-            labels = [m["labels"] for m in self.metrics.read() if m["env_steps"] == best]
+            then = [m["labels"] for m in self.metrics.read() if m["env_steps"] == best]
             scores = rate_snapshots(snapshots)  # the oracle's, for the record: how the choice fared
             chosen_by = "teacher" if select_labels else "oracle_score" if config.true_reward else "r_hat"
-            return {"selected_by": chosen_by, **selection_record(select_labels, comparisons),
-                    "selected_env_steps": best, "selected_labels": labels[-1] if labels else None,
+            return {"selected_by": chosen_by, **selection_record(labels, select_labels, comparisons),
+                    "selected_env_steps": best, "selected_labels": then[-1] if then else None,
                     "snapshot_ratings": {str(k): v for k, v in rates.items()},
                     "snapshot_oracle_scores": {str(k): v for k, v in scores.items()},
                     "snapshot_rating_score_corr": rank_corr(list(rates.values()), list(scores.values()))}
@@ -312,10 +306,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
                                                               launched=True)]
             summary["final_launched_flips_per_episode"] = flip_stats(launched)["flips_per_episode"]
             summary |= self.final_flips("final_", self.agent)[0]
-            summary |= self.select()
-            if select_labels:  # the comparisons for the choice were labels of the budget too
-                summary["training_labels"] = summary["labels"]
-                summary["labels"] += len(summary["selection_comparisons"])
+            summary |= self.select(summary["labels"])
             selected, episodes, counts = self.final_flips("selected_", self.selected)
             summary |= selected
             summary["selected_true_return"] = float(np.mean([e.true_return for e in episodes]))
@@ -363,7 +354,7 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     of member 0 (fitted, as every member's, on every label) rates every member's evaluated
     policies, as a single run rates its own; the best is evaluated again on 20 fresh episodes
     (``selected_*``); with ``select_labels`` kept from the budget the teacher chooses among the K + 1
-    it rates highest (:func:`teacher_choice`). Resumes as a single run does. Returns the population's
+    it rates highest (:func:`experiments.selection.teacher_choice`). Resumes as a single run does. Returns the population's
     summary."""
     from prefrl import run_dir as rd
     from prefrl.population import Member, run_members
@@ -404,12 +395,10 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
     ratings = {(m.index, s): r for m in members
                for s, r in rate_snapshots(member_dir(path, m.index) / SNAPSHOTS, judge).items()}
     scores = {(m.index, s): r for m in members for s, r in rate_snapshots(member_dir(path, m.index) / SNAPSHOTS).items()}
-    order = shortlist(ratings, select_labels + 1, lambda key: (key[1], -key[0]))  # of equal ratings the latest, then member 0
-    best, comparisons = order[0], None
-    if select_labels:
-        best, comparisons = teacher_choice(
-            order, lambda key: candidate_clip(config, member_dir(path, key[0]) / SNAPSHOTS / f"{key[1]}.zip"),
-            config.oracle(), np.random.default_rng([config.seed, 2]), lambda key: "/".join(map(str, key)))
+    best, comparisons = choose_snapshot(
+        ratings, select_labels, lambda key: candidate_clip(config, member_dir(path, key[0]) / SNAPSHOTS / f"{key[1]}.zip"),
+        config, tiebreak=lambda key: (key[1], -key[0]),  # of equal ratings the latest, then member 0
+        name=lambda key: "/".join(map(str, key)))
     shutil.copyfile(member_dir(path, best[0]) / SNAPSHOTS / f"{best[1]}.zip", path / "policy_selected.zip")
     selected = agents.load_agent(config, path / "policy_selected.zip", None, None)
     episodes = evaluate_flips(selected, config.final_eval_episodes, config.seed + 20_000, env_name=config.env)
@@ -423,8 +412,7 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
     first = min(flips) if flips else None
     summary = {
         "env": config.env, "seed": config.seed, "policies": policies,
-        "labels": labels + len(comparisons or []),
-        **({"training_labels": labels} if select_labels else {}),
+        **selection_record(labels, select_labels, comparisons),
         "env_steps": sum(s["env_steps"] for s in summaries),
         "env_steps_per_policy": [s["env_steps"] for s in summaries],
         "wall_time": time.time() - start,  # of this command (a resumed run: since it resumed)
@@ -434,7 +422,6 @@ def _population_summary(config: RunConfig, path: Path, members: list, start: flo
                      "labels_asked": owners.count(k)} for k, s in enumerate(summaries)],
         "first_flip": {"env_steps": first[0], "member": first[1], "labels": first[2]} if first else None,
         "selected_by": "teacher" if select_labels else "policy 0's r_hat",
-        **selection_record(select_labels, comparisons),
         "selected_member": best[0], "selected_env_steps": best[1],
         "snapshot_ratings": {f"{k}/{s}": r for (k, s), r in ratings.items()},
         "snapshot_oracle_scores": {f"{k}/{s}": r for (k, s), r in scores.items()},

@@ -53,7 +53,7 @@ def rate_snapshots(directory: Path, reward_model=None) -> dict[int, float]:
 
 def best_snapshot(rates: dict[int, float]) -> int:
     """The step of the best-rated snapshot; of equal ratings, the latest."""
-    return max(rates, key=lambda steps: (rates[steps], steps))
+    return shortlist(rates, 1)[0]
 
 
 def rank_corr(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -99,6 +99,18 @@ def teacher_choice(candidates: Sequence[Any], clip: Callable[[Any], Segment], ju
     return chosen, comparisons
 
 
+def choose_snapshot(rates: dict[Any, float], select_labels: int, clip: Callable[[Any], Segment], config: RunConfig,
+                    tiebreak: Callable[[Any], Any] = lambda key: key,
+                    name: Callable[[Any], str] = str) -> tuple[Any, list[dict[str, Any]] | None]:
+    """The snapshot a run hands over: the best-rated (no comparisons: None), or with ``select_labels``
+    the teacher's choice (:func:`teacher_choice`, the synthetic oracle of ``config``) among the
+    ``select_labels`` + 1 best-rated, with the comparisons it made. ``tiebreak`` as :func:`shortlist`'s."""
+    order = shortlist(rates, select_labels + 1, tiebreak)
+    if not select_labels:
+        return order[0], None
+    return teacher_choice(order, clip, config.oracle(), np.random.default_rng([config.seed, 2]), name)
+
+
 def check_select_labels(config: RunConfig, select_labels: int) -> None:
     """Raise ConfigError for a ``--select-labels`` these settings cannot spend."""
     if select_labels < 0:
@@ -124,11 +136,13 @@ def training_config(config: RunConfig, select_labels: int) -> RunConfig:
     return dataclasses.replace(config, labels=config.labels - select_labels) if select_labels else config
 
 
-def selection_record(select_labels: int, comparisons: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """Summary entries of the teacher's choice of policy (none when r_hat chose)."""
+def selection_record(labels: int, select_labels: int, comparisons: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Summary entries of the labels and the choice of policy: ``labels`` the reward model learned
+    from, plus the teacher's comparisons for the choice (they are labels of the budget too)."""
     if not select_labels:
-        return {}
-    return {"select_labels": select_labels, "selection_comparisons": comparisons}
+        return {"labels": labels}
+    return {"labels": labels + len(comparisons), "training_labels": labels, "select_labels": select_labels,
+            "selection_comparisons": comparisons}
 
 
 def chooser(select_labels: int) -> str | None:
