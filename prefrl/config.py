@@ -52,7 +52,8 @@ class RunConfig:
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
                                 "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
-    selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy or kcenter")
+    selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy, kcenter or optimistic "
+                                       "(prefrl.queries)")
     segment_seconds: float = arg(0.0, "segment length in seconds of simulated time; 0: the task's default "
                                       "(paper tasks: the paper's 15-60 steps; others: 1.5 s)")
     pretrain_fraction: float = arg(0.25, "share of the label budget gathered before RL starts")
@@ -151,7 +152,7 @@ class RunConfig:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
         if self.members == 1 and self.selector in ENSEMBLE_SELECTORS:
             raise ConfigError(f"--selector {self.selector} needs an ensemble; with --members 1 use uniform, "
-                              "entropy or kcenter")
+                              "entropy, kcenter or optimistic")
         if self.rune_beta and (self.members == 1 or self.true_reward):
             raise ConfigError("--rune-beta adds the reward ensemble's disagreement to r_hat: it needs --members 2 or "
                               "more and no --true-reward; drop one of them")

@@ -5,7 +5,11 @@ candidate pairs (~10x) and keep the ``n`` best by their own measure:
 
 * ``disagreement``: variance over the ensemble's members of the predicted preference (the paper's);
 * ``entropy``: entropy of the ensemble's mean predicted preference (the most uncertain pairs);
-* ``kcenter``: greedy k-center on the pairs' mean features: spread the queries over behaviours.
+* ``kcenter``: greedy k-center on the pairs' mean features: spread the queries over behaviours;
+* ``optimistic``: pairs of the segments r_hat rates best, optimistically: each segment's predicted
+  return plus its spread over the members (an upper confidence bound), summed over the pair. The
+  labels land on the frontier of what the agent does (a partial take-off, the start of a new gait),
+  where r_hat's ranking decides what the agent tries next, rather than on its typical clips.
 
 The paper found active selection sometimes hurts; uniform stays available for comparison.
 
@@ -23,7 +27,7 @@ import numpy as np
 
 from prefrl.teachers import Choice
 
-SELECTORS = ("uniform", "disagreement", "entropy", "kcenter")
+SELECTORS = ("uniform", "disagreement", "entropy", "kcenter", "optimistic")
 ENSEMBLE_SELECTORS = ("disagreement",)  # need more than one member
 
 
@@ -70,14 +74,14 @@ def select_pairs(
     n: int,
     n_candidates: int,
     selector: str,
-    member_logits: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    member_returns: Callable[[np.ndarray], np.ndarray],
     candidate_features: tuple[np.ndarray, np.ndarray],
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Indices of the ``n`` candidate pairs to ask about.
 
-    candidate_features: (left, right), each (C, T, D). member_logits(left, right) -> (M, C),
-    each member's logit that left is preferred. Uniform selection never calls it.
+    candidate_features: (left, right), each (C, T, D). member_returns(segments) -> (M, C), each
+    member's predicted return of each segment. Uniform and k-center selection never call it.
     """
     c = len(candidate_features[0])
     if selector == "uniform":
@@ -85,15 +89,19 @@ def select_pairs(
     if selector == "kcenter":
         left, right = candidate_features
         return k_center(np.concatenate([left.mean(axis=1), right.mean(axis=1)], axis=1), n, rng)
-    if selector in ("disagreement", "entropy"):
-        probs = 0.5 * (1.0 + np.tanh(0.5 * member_logits(*candidate_features)))  # (M, C), = sigmoid
+    if selector not in SELECTORS:
+        raise ValueError(f"unknown query selector {selector!r}; known: {', '.join(SELECTORS)}")
+    left, right = (member_returns(f) for f in candidate_features)  # (M, C) each
+    if selector == "optimistic":
+        score = left.mean(0) + left.std(0) + right.mean(0) + right.std(0)
+    else:
+        probs = 0.5 * (1.0 + np.tanh(0.5 * (left - right)))  # (M, C): sigmoid of each member's logit
         if selector == "disagreement":
             score = probs.var(axis=0)
         else:
             p = probs.mean(axis=0).clip(1e-12, 1 - 1e-12)
             score = -(p * np.log(p) + (1 - p) * np.log(1 - p))
-        return np.argsort(-score, kind="stable")[:n]
-    raise ValueError(f"unknown query selector {selector!r}; known: {', '.join(SELECTORS)}")
+    return np.argsort(-score, kind="stable")[:n]
 
 
 def k_center(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -177,10 +177,13 @@ class RewardEnsemble(nn.Module):
         self.in_std.copy_(new_std)
 
     @torch.no_grad()
+    def member_segment_returns(self, segments: np.ndarray) -> np.ndarray:
+        """Each member's normalised reward summed over each segment. (C, T, D) -> (M, C)"""
+        return segment_returns(self.member_rewards(torch.as_tensor(segments))).numpy()
+
     def pair_logits(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Each member's logit that left is preferred. (C, T, D) x2 -> (M, C)"""
-        lt, rt = torch.as_tensor(left), torch.as_tensor(right)
-        return (segment_returns(self.member_rewards(lt)) - segment_returns(self.member_rewards(rt))).numpy()
+        return self.member_segment_returns(left) - self.member_segment_returns(right)
 
     @torch.no_grad()
     def segment_return(self, features: np.ndarray) -> np.ndarray:

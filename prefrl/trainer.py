@@ -237,7 +237,7 @@ class PreferenceRun:
                                          self.segment_steps, self.rng)
             left, right = candidates[0::2], candidates[1::2]
             features = (self.features(left), self.features(right))
-            picked = select_pairs(n, len(left), self.config.selector, self.reward_model.pair_logits,
+            picked = select_pairs(n, len(left), self.config.selector, self.reward_model.member_segment_returns,
                                   features, self.rng)
             steps = self.agent.num_timesteps
             queries = [self.store.add_query(left[i], right[i], steps, self.config.selector,

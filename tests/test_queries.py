@@ -30,10 +30,15 @@ def test_uniform_selection_never_asks_the_model(rng):
     assert len(set(picked.tolist())) == 10
 
 
+def sides(left_returns, right_returns, feats):
+    """A member_returns callable answering each side of the candidate pairs with the returns given."""
+    return lambda segments: left_returns if segments is feats[0] else right_returns
+
+
 def test_disagreement_keeps_the_pairs_the_members_disagree_on(rng):
     feats = (np.zeros((6, 5, 2)), np.zeros((6, 5, 2)))
     logits = np.array([[0, 5, 0, -4, 0, 1], [0, -5, 0, 4, 0, 1], [0, 0, 0, 0, 0, 1.0]])
-    picked = select_pairs(2, 6, "disagreement", lambda left, right: logits, feats, rng)
+    picked = select_pairs(2, 6, "disagreement", sides(logits, 0 * logits, feats), feats, rng)
     assert sorted(picked.tolist()) == [1, 3]
 
 
@@ -45,7 +50,7 @@ def test_unknown_selector_is_named(rng):
 def test_entropy_keeps_the_pairs_the_ensemble_is_least_sure_of(rng):
     feats = (np.zeros((4, 5, 2)), np.zeros((4, 5, 2)))
     logits = np.array([[6.0, 0.1, -5.0, 2.0], [6.0, -0.1, -5.0, 2.0]])
-    picked = select_pairs(2, 4, "entropy", lambda left, right: logits, feats, rng)
+    picked = select_pairs(2, 4, "entropy", sides(2 + logits, 2 + 0 * logits, feats), feats, rng)
     assert picked.tolist() == [1, 3]
 
 
@@ -55,3 +60,13 @@ def test_kcenter_spreads_queries_over_distinct_behaviours(rng):
     left = (centres[np.arange(30) % 3][:, None, None] + 0.01 * rng.normal(size=(30, 5, 2)))
     picked = select_pairs(3, 30, "kcenter", None, (left, left.copy()), rng)
     assert sorted(np.arange(30)[picked] % 3) == [0, 1, 2]
+
+
+def test_optimistic_keeps_the_pairs_whose_segments_the_members_rate_best_or_least_agree_on(rng):
+    feats = (np.zeros((4, 5, 2)), np.zeros((4, 5, 2)))
+    # Members' returns (M=2, C=4). Pair 0: both sides rated high. Pair 1: both low. Pair 2: low
+    # means but members far apart on the left (upper bound 1 + 4 = 5). Pair 3: one high, one low.
+    left = np.array([[3.0, -1.0, 5.0, 3.0], [3.0, -1.0, -3.0, 3.0]])
+    right = np.array([[3.0, -1.0, 0.0, -3.0], [3.0, -1.0, 0.0, -3.0]])
+    picked = select_pairs(2, 4, "optimistic", sides(left, right, feats), feats, rng)
+    assert picked.tolist() == [0, 2]  # scores 6, -2, 5, 0

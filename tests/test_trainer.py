@@ -258,6 +258,14 @@ def test_a_label_horizon_that_is_not_a_positive_number_is_refused(horizon, messa
         RunConfig(**{**TINY, "label_horizon": horizon})
 
 
+def test_optimistic_queries_run_end_to_end_and_are_recorded_as_such(tmp_path):
+    from prefrl.store import LabelStore
+
+    summary = train(RunConfig(**{**TINY, "selector": "optimistic", "members": 1}), tmp_path / "run")
+    assert summary["labels"] == 24
+    assert {q.selector for q in LabelStore(tmp_path / "run/labels.sqlite").queries()} == {"optimistic"}
+
+
 def test_single_model_cannot_use_ensemble_disagreement():
     with pytest.raises(ConfigError, match="needs an ensemble"):
         RunConfig(**{**TINY, "members": 1})
