@@ -71,6 +71,12 @@ class RunConfig:
                                 "asked, never refitted; renormalised on recent behaviour after each chunk as usual). "
                                 "Separates learning r_hat from RL on it, e.g. PPO from scratch on a run's final r_hat. "
                                 "'': learn r_hat from labels")
+    plan_iterations: int = arg(0, "planning on r_hat before RL (prefrl.planner): iterations of the cross-entropy method "
+                                  "over open-loop action plans rated by r_hat, each asking --plan-queries labels on "
+                                  "the planner's clips and refitting r_hat; then the policy imitates the best plans "
+                                  "and RL on r_hat takes over. Planner steps count as env steps. 0: off, the "
+                                  "paper's method")
+    plan_queries: int = arg(4, "labels asked per planner iteration (--plan-iterations), out of --labels")
     rune_beta: float = arg(0.0, "exploration bonus from the reward model's uncertainty (RUNE, Liang et al. 2022): the "
                                 "agent's reward is r_hat + w * (std over the ensemble's members of their normalised "
                                 "rewards), w = rune_beta at the first labels, halving every --rune-half-life env "
@@ -132,7 +138,7 @@ class RunConfig:
         if not math.isfinite(self.label_horizon):
             raise ConfigError(f"--label-horizon must be a finite number of env steps, got {self.label_horizon}")
         for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps", "rune_beta",
-                     "train_episode_steps"):
+                     "train_episode_steps", "plan_iterations", "plan_queries"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.log_std_init and self.gsde_every:
@@ -181,6 +187,15 @@ class RunConfig:
         if self.explore_steps and self.true_reward:
             raise ConfigError("--explore-steps explores before the first labels; the true-reward baseline asks "
                               "none: drop one of them")
+        if self.plan_iterations:
+            for flag, clash in (("--true-reward", self.true_reward), ("--reward-model", self.reward_model),
+                                ("--offline", self.offline), ("--explore-steps", self.explore_steps)):
+                if clash:
+                    raise ConfigError(f"--plan-iterations plans on r_hat while asking labels; drop {flag}")
+            if self.plan_iterations * self.plan_queries > self.labels - pre:
+                raise ConfigError(f"--plan-iterations {self.plan_iterations} x --plan-queries {self.plan_queries} asks "
+                                  f"more than the {self.labels - pre} labels left after pretraining: lower one of "
+                                  "them or raise --labels")
         if self.explore_steps >= self.steps:
             raise ConfigError(f"--explore-steps {self.explore_steps} leaves no steps to learn from labels in "
                               f"--steps {self.steps}: make it smaller")

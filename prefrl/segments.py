@@ -90,7 +90,9 @@ class Segment:
 
 
 @dataclass
-class _Episode:
+class EpisodeRecord:
+    """One episode as it is recorded, step by step; :meth:`freeze` makes it a :class:`Segment`."""
+
     obs: list = field(default_factory=list)
     actions: list = field(default_factory=list)
     rewards: list = field(default_factory=list)
@@ -130,12 +132,12 @@ class SegmentRecorder(VecEnvWrapper):
         super().__init__(venv)
         self.episodes: deque[Segment] = deque(maxlen=keep_episodes)
         self.env_steps = 0
-        self._current = [_Episode() for _ in range(venv.num_envs)]
+        self._current = [EpisodeRecord() for _ in range(venv.num_envs)]
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
 
     def reset(self):
-        self._current = [_Episode() for _ in range(self.num_envs)]
+        self._current = [EpisodeRecord() for _ in range(self.num_envs)]
         self._last_obs = self.venv.reset()
         return self._last_obs
 
@@ -150,7 +152,7 @@ class SegmentRecorder(VecEnvWrapper):
             self._current[i].append(self._last_obs[i], self._actions[i], rewards[i], infos[i])
             if dones[i]:
                 self.episodes.append(self._current[i].freeze(self.env_steps))
-                self._current[i] = _Episode()
+                self._current[i] = EpisodeRecord()
         self._last_obs = obs
         return obs, rewards, dones, infos
 

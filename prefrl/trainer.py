@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.utils import configure_logger
 
-from prefrl import agents, run_dir
+from prefrl import agents, planner, run_dir
 from prefrl.config import ConfigError, RunConfig
 from prefrl.explore import StateEntropyReward
 from prefrl.population import Member, keep_step
@@ -46,8 +47,8 @@ PSEUDO_PAIRS = 256  # fresh unlabelled segment pairs offered for pseudo-labels a
 LABEL_POLL_SECONDS = 1.0  # how often to look for a person's labels while waiting
 # Parts of a run's CPU time that only the preference loop spends (a true-reward run spends none):
 # r_hat on every env step, choosing and asking queries, fitting r_hat, the agreement metric and the
-# rollouts recorded for the pretraining labels.
-PREFERENCE_PARTS = ("reward_per_step", "queries", "fit", "agreement", "pretrain_rollouts")
+# rollouts recorded for the pretraining labels, and planning on r_hat (its rollouts and behaviour cloning).
+PREFERENCE_PARTS = ("reward_per_step", "queries", "fit", "agreement", "pretrain_rollouts", "planning")
 
 
 def make_oracle_teacher(config: RunConfig, rng: np.random.Generator) -> Teacher:
@@ -103,6 +104,7 @@ class PreferenceRun:
         # CPU time of this process (one torch thread): the loop's cost whatever else the machine runs
         self.start_cpu = time.process_time() - resumed.get("cpu_time", 0.0)
         self.clock = CpuClock(resumed.get("cpu_parts"))
+        self.plan_env_steps = resumed.get("plan_env_steps", 0)  # env steps of planning on r_hat
         if not config.true_reward:
             self.reward_wrapper.clock = self.clock  # r_hat per env step, as "reward_per_step"
 
@@ -144,6 +146,8 @@ class PreferenceRun:
             with clock("pretrain_rollouts"):
                 agents.collect(self.agent, self.recorder, self.pretrain_steps)
             self.pretrain()
+            if cfg.plan_iterations:
+                self.plan()
         if cfg.scale_true_reward and not self.checkpoint.exists():
             with clock("pretrain_rollouts"):
                 agents.collect(self.agent, self.recorder, self.pretrain_steps)  # as the preference run does
@@ -151,7 +155,7 @@ class PreferenceRun:
                 self.rescale_true_reward()
         # Evaluate after the first chunk, then every eval_every steps; a resumed run keeps that grid.
         resumed = self.checkpoint.state() if self.checkpoint.exists() else {}
-        self.next_eval = resumed.get("next_eval", self.agent.num_timesteps)
+        self.next_eval = resumed.get("next_eval", getattr(self, "next_eval", self.agent.num_timesteps))
         while self.agent.num_timesteps < cfg.steps:
             end = cfg.explore_steps if self.exploring else cfg.steps
             if cfg.rune_beta:
@@ -218,6 +222,69 @@ class PreferenceRun:
         self.ask(pretrain)
         self.wait_for_labels(pretrain)
         return self.fit(self.config.fit_steps_initial)
+
+    def plan(self) -> None:
+        """Planning on r_hat (``plan_iterations``, :mod:`prefrl.planner`): CEM iterations that ask
+        labels on the planner's clips and refit r_hat, then the policy imitates the best plans.
+        Logs a metrics row per iteration, evaluates the imitating policy and saves a checkpoint."""
+        cfg = self.config
+        dt, length = agents.env_timing(cfg.env)
+        search = planner.KnotPlanner(cfg.env, min(length, max(self.segment_steps, round(planner.PLAN_SECONDS / dt))),
+                                     np.random.default_rng([cfg.seed, 2]))
+        if not hasattr(self.agent, "_logger"):  # no learn() yet: the TensorBoard run learn() will continue
+            self.agent.set_logger(configure_logger(self.agent.verbose, self.agent.tensorboard_log, "tb", False))
+        step_reward = lambda seg: self.reward_model.predict(seg.features(self.reward_obs))  # noqa: E731
+        try:
+            for it in range(cfg.plan_iterations):
+                with self.clock("planning"):
+                    plans = search.sample(planner.CANDIDATES)
+                    rollouts = search.roll(plans, self.agent.num_timesteps)
+                    self.add_plan_steps(sum(r.length for r in rollouts))
+                    returns = self.plan_returns(rollouts)
+                    search.refit(plans, returns.mean(axis=0))
+                metrics = {"planning": True, "plan/iteration": it,
+                           "plan/mean_r_hat": float(returns.mean()),
+                           "plan/true_return": float(np.mean([r.true_return for r in rollouts])),
+                           "plan/best_true_return": float(max(r.true_return for r in rollouts))}
+                with self.clock("queries"):
+                    asked = [q for q in self.store.queries() if q.gold is None]
+                    n = min(cfg.plan_queries, cfg.labels - len(asked))
+                    clips: dict[int, Segment] = {}
+                    queries = []
+                    for pair in planner.query_pairs(returns, max(n, 0), self.rng):
+                        for i in pair:
+                            if i not in clips:
+                                clips[i] = planner.best_window(rollouts[i], self.segment_steps, step_reward)
+                        queries.append(self.store.add_query(clips[pair[0]], clips[pair[1]], self.agent.num_timesteps,
+                                                            "planner"))
+                    self.teacher.request(queries, self.store)
+                    metrics |= self.ingest()  # an oracle's answers are in; a person's are waited for
+                    self.wait_for_labels(len(asked) + len(queries))
+                metrics |= self.fit(cfg.fit_steps)
+                self.log(metrics)
+            with self.clock("planning"):
+                rollouts = search.roll(search.sample(planner.DISTIL_ROLLOUTS), self.agent.num_timesteps)
+                self.add_plan_steps(sum(r.length for r in rollouts))
+                keep = np.argsort(-self.plan_returns(rollouts).mean(axis=0))[:planner.DISTIL_KEEP]
+                loss = planner.distil(self.agent, [rollouts[i] for i in keep], self.rng)
+        finally:
+            search.close()
+        with self.clock("evaluation"):
+            metrics = agents.evaluate(self.agent, cfg.env, cfg.eval_episodes,
+                                      cfg.seed + 10_000 + self.agent.num_timesteps).metrics("eval/")
+        self.next_eval = self.agent.num_timesteps + cfg.eval_every
+        self.log(metrics | {"planning": True, "plan/distil_loss": loss})
+        self.save_checkpoint()
+
+    def add_plan_steps(self, n: int) -> None:
+        """Count ``n`` planner steps as the run's env steps."""
+        self.agent.num_timesteps += n
+        self.plan_env_steps += n
+
+    def plan_returns(self, rollouts: list[Segment]) -> np.ndarray:
+        """Each reward-model member's return of each planner rollout. (M, N)"""
+        return np.stack([self.reward_model.predict_members(r.features(self.reward_obs)).sum(axis=1)
+                         for r in rollouts], axis=1)
 
     def ask(self, due: int) -> dict[str, float]:
         """Ask the teacher for the queries due; ingest the labels that have arrived."""
@@ -355,7 +422,7 @@ class PreferenceRun:
 
     # ------------------------------------------------------------------ bookkeeping
     def log(self, metrics: dict[str, Any]) -> None:
-        ep_returns = [ep["r"] for ep in self.agent.ep_info_buffer]  # Monitor: true returns
+        ep_returns = [ep["r"] for ep in self.agent.ep_info_buffer or ()]  # Monitor: true returns (none before RL)
         learned = {}
         if not (self.config.true_reward or self.exploring):
             mean_r_hat, mean_bonus = self.reward_wrapper.pop_means()
@@ -382,7 +449,7 @@ class PreferenceRun:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
                  "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.clock.parts,
-                 "next_eval": self.next_eval}
+                 "next_eval": self.next_eval, "plan_env_steps": self.plan_env_steps}
         reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
@@ -416,6 +483,7 @@ class PreferenceRun:
             "pretrain_env_steps": (self.pretrain_steps if (not cfg.true_reward or cfg.scale_true_reward)
                                    and not cfg.explore_steps else 0),
             "explore_env_steps": cfg.explore_steps,
+            "plan_env_steps": self.plan_env_steps,
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
             "cpu_time": cpu_time,
