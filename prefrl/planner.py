@@ -151,4 +151,4 @@ def distil(agent, segments: Sequence[Segment], rng: np.random.Generator, steps: 
         loss.backward()
         optimizer.step()
     policy.set_training_mode(False)
-    return float(loss)
+    return loss.item()
