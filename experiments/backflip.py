@@ -272,6 +272,10 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
                         [count_flips(e) for e in episodes])["flips_per_episode"]
             super().log(metrics | {"launch_share": self.set_launch_share()})
 
+        def plan_metrics(self, rollouts: list[Segment]) -> dict[str, float]:
+            """Share of the planner's rollouts holding a clean flip (the oracle's count; a record only)."""
+            return {"plan/flip_share": float(np.mean([count_flips(r).backflips > 0 for r in rollouts]))}
+
         def final_flips(self, prefix: str, agent) -> tuple[dict[str, Any], list[Segment], list[FlipCount]]:
             """``agent``'s flip counts on the final evaluation's episodes, as summary entries named
             ``prefix``..., with the episodes and their counts."""

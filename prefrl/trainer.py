@@ -245,7 +245,8 @@ class PreferenceRun:
                 metrics = {"planning": True, "plan/iteration": it,
                            "plan/mean_r_hat": float(returns.mean()),
                            "plan/true_return": float(np.mean([r.true_return for r in rollouts])),
-                           "plan/best_true_return": float(max(r.true_return for r in rollouts))}
+                           "plan/best_true_return": float(max(r.true_return for r in rollouts)),
+                           **self.plan_metrics(rollouts)}
                 with self.clock("queries"):
                     asked = [q for q in self.store.queries() if q.gold is None]
                     n = min(cfg.plan_queries, cfg.labels - len(asked))
@@ -275,6 +276,10 @@ class PreferenceRun:
         self.next_eval = self.agent.num_timesteps + cfg.eval_every
         self.log(metrics | {"planning": True, "plan/distil_loss": loss})
         self.save_checkpoint()
+
+    def plan_metrics(self, rollouts: list[Segment]) -> dict[str, float]:
+        """A task's own measures of one planner iteration's rollouts (recorded, never used to plan)."""
+        return {}
 
     def add_plan_steps(self, n: int) -> None:
         """Count ``n`` planner steps as the run's env steps."""

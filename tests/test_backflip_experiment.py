@@ -321,3 +321,22 @@ def test_launch_curriculum_falls_to_zero():
     assert launch_share(int(LAUNCH_UNTIL * 1000), 1000, 0.5) == 0.0
     assert launch_share(1000, 1000, 0.5) == 0.0
     assert launch_share(0, 1000, 0.0) == 0.0
+
+
+def test_planning_on_the_backflip_records_the_share_of_plans_that_flip(tmp_path, monkeypatch):
+    from prefrl import planner
+    from tests.test_backflip_oracle import _stand, rollout
+
+    monkeypatch.setattr(backflip, "PPO_KWARGS", backflip.PPO_KWARGS | {"n_steps": 128, "batch_size": 64,
+                                                                      "n_epochs": 1})
+    for name, value in (("CANDIDATES", 4), ("ELITES", 2), ("DISTIL_ROLLOUTS", 2), ("DISTIL_KEEP", 1)):
+        monkeypatch.setattr(planner, name, value)
+    plan_steps = 2 * 4 * 250 + 2 * 250  # two iterations of 4 plans of 2 s, then 2 rollouts for cloning
+    config = RunConfig(**TINY | {"plan_iterations": 2, "plan_queries": 2, "steps": plan_steps + 1024})
+    run = backflip.backflip_run(config, tmp_path / "run")
+    flip, standing = rollout(lambda t, u: _stand(u), launch=(5.5, -5.5)), rollout(lambda t, u: _stand(u))
+    assert run.plan_metrics([flip, standing, standing, standing]) == {"plan/flip_share": 0.25}
+    summary = run.run()
+    assert summary["plan_env_steps"] == plan_steps and summary["labels"] == 16
+    planning = [m for m in run.metrics.read() if "plan/iteration" in m]
+    assert len(planning) == 2 and all(0.0 <= m["plan/flip_share"] <= 1.0 for m in planning)
