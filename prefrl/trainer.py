@@ -264,7 +264,8 @@ class PreferenceRun:
                 metrics |= self.fit(cfg.fit_steps)
                 self.log(metrics)
             with self.clock("planning"):
-                rollouts = search.roll(search.sample(planner.DISTIL_ROLLOUTS), self.agent.num_timesteps)
+                rollouts = search.roll(search.sample(planner.DISTIL_ROLLOUTS, planner.DISTIL_STD_SCALE),
+                                       self.agent.num_timesteps)
                 self.add_plan_steps(sum(r.length for r in rollouts))
                 keep = np.argsort(-self.plan_returns(rollouts).mean(axis=0))[:planner.DISTIL_KEEP]
                 loss = planner.distil(self.agent, [rollouts[i] for i in keep], self.rng)
