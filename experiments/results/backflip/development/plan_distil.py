@@ -9,12 +9,14 @@ Gaussian's std (open-loop flip share printed), behaviour cloning (prefrl.planner
 steps) of a fresh gSDE PPO policy on the 16 best, and its clean flips over 20 deterministic
 evaluation episodes (experiments.backflip.evaluate_flips).
 
-Measured (2026-12-04, commit ffd85f2's planner):
-- 40 iterations (20% of the last batch flipping), SCALE 1: 10 of the 16 cloned rollouts flip;
-  the cloned policy: 0 flips in 20 episodes.
-- 60 iterations (44-56% of the last batches flipping), SCALE 0, 0.1, 0.3: every rollout flips
-  open-loop; each cloned policy: 1.0 flips per episode, 20 of 20 episodes.
-So the planner now clones plans at 0.3 of the spread (planner.DISTIL_STD_SCALE).
+Measured (2026-12-04, the planner as of commit bb14398; `40 1 0.3` and `60 0 0.3 1`):
+- 40 iterations (20% of the last batch flipping): SCALE 1: open-loop flip share 0.31, 10 of the 16
+  cloned rollouts flip, the cloned policy 0 flips in 20 episodes; SCALE 0.3: share 0.78, 16 of 16
+  cloned flip, the policy 0.35 flips per episode, 7 of 20 episodes.
+- 60 iterations (66% of the last batch flipping): SCALE 0, 0.3 and 1: open-loop shares 1.00, 1.00,
+  0.56, all 16 cloned rollouts flip each time, each cloned policy 1.00 flips per episode, 20 of 20.
+Cloning averages the plans it is given; plans that disagree average to no flip. So the planner
+clones plans at 0.3 of the spread (planner.DISTIL_STD_SCALE).
 """
 
 import os
