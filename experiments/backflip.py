@@ -348,6 +348,9 @@ def check_population(config: RunConfig) -> None:
     if config.true_reward or config.teacher != "oracle" or config.reward_model or config.offline:
         raise ConfigError("--policies shares labels between policies: it needs the synthetic oracle's labels, "
                           "learned as they come (not --true-reward, --teacher human, --reward-model or --offline)")
+    if config.plan_iterations:
+        raise ConfigError("--plan-iterations plans for one policy; a population's policies keep step on the label "
+                          "schedule and do not plan: drop --plan-iterations or --policies")
 
 
 def population_run(config: RunConfig, path: Path, policies: int, launch: float = LAUNCH_SHARE,

@@ -271,6 +271,8 @@ def test_a_population_refuses_what_it_cannot_resume(tmp_path):
     for bad in ({"true_reward": True}, {"teacher": "human"}):
         with pytest.raises(backflip.ConfigError, match="--policies shares labels"):
             backflip.population_run(RunConfig(**TINY | bad), tmp_path / "bad", 2)
+    with pytest.raises(backflip.ConfigError, match="drop --plan-iterations or --policies"):
+        backflip.population_run(RunConfig(**TINY | {"plan_iterations": 1, "plan_queries": 2}), tmp_path / "bad", 2)
     assert not (tmp_path / "bad").exists()  # refused before anything is written
     from prefrl import run_dir
 
