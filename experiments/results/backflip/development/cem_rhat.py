@@ -11,6 +11,10 @@ Measured (2026-12-04): `labels_500 0 70`: at iteration 69 the best plan's r_hat 
 its oracle score 3.6, no flip, and no batch held a flip; `history_members5_500_seed2 0 52`: at
 iteration 51 r_hat 152.3, oracle score 5.0, one fall, no flip (one flip in each of two batches on the
 way). Those reward models' best plans are tumbles, not flips.
+`plan100_history_members5_500_seed1 0 90` (the planner run's final r_hat, 432 of its 500 labels asked
+on planner clips): at iteration 88 the best plan's r_hat is -18.8, oracle score 3.5, one fall, no
+flip; the batch's mean oracle score rose from -0.25 to 2.9, and 11 of the 37 printed batches held one
+flip of 64. Labelling the planner's clips did not make flips r_hat's optimum either.
 """
 import os, sys, time
 os.environ.setdefault("MUJOCO_GL", "egl")
