@@ -380,10 +380,12 @@ def population_run(config: RunConfig, path: Path, policies: int, launch: float =
     configs = [dataclasses.replace(config, seed=m.seed(config.seed)) for m in members]
     for c, m in zip(configs, members, strict=True):
         if not (member_dir(path, m.index) / "summary.json").exists():
-            rd.prepare(member_dir(path, m.index), c)  # a member's config mismatch fails here, before any start
+            rd.prepare(member_dir(path, m.index), c, hold=False)  # a member's config mismatch fails here, before any start
     run_members(_run_member, [(c, path, launch, m) for c, m in zip(configs, members, strict=True)],
                 lambda k: (member_dir(path, k) / "summary.json").exists(), path / "labels.sqlite", on_metrics)
-    return _population_summary(config, path, members, start, select_labels)
+    summary = _population_summary(config, path, members, start, select_labels)
+    rd.release(path)
+    return summary
 
 
 def _population_summary(config: RunConfig, path: Path, members: list, start: float,

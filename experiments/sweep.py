@@ -30,7 +30,7 @@ from multiprocessing import get_context  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from prefrl import cli  # noqa: E402
+from prefrl import cli, run_dir  # noqa: E402
 from prefrl.config import ConfigError, RunConfig, arg  # noqa: E402
 
 # Named oracle variants for the grid: the perfect oracle, B-Pref's noisy teachers and a
@@ -208,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sweep.ray:
         run_on_ray(jobs, sweep.ray, sweep.workers, report)
     else:
-        with ProcessPoolExecutor(sweep.workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(sweep.workers, mp_context=get_context("spawn"),
+                                 initializer=run_dir.die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(run_one, *job): job[0] for job in jobs}
             for future in as_completed(futures):
                 report(futures[future], future.result())

@@ -14,6 +14,7 @@ finds the take-off teach every member's reward model what it is worth.
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +66,15 @@ class PopulationFailed(RuntimeError):
     """A member process of a population ended without finishing."""
 
 
+def _member_main(target: Callable, parent: int, *args) -> None:
+    """A member's process: it ends with the population's (even one killed with SIGKILL), so that a
+    population started again to resume is not joined by the old one's members."""
+    from prefrl.run_dir import die_with_parent
+
+    die_with_parent(parent)
+    target(*args)
+
+
 def run_members(target: Callable, jobs: Sequence[tuple], finished: Callable[[int], bool], store: Path,
                 on_metrics: Callable[[int, dict], None] | None = None) -> None:
     """Each unfinished member's ``target(*job, events)`` in a process of its own (``job``'s last item is
@@ -79,7 +89,7 @@ def run_members(target: Callable, jobs: Sequence[tuple], finished: Callable[[int
     LabelStore(store).close()
     ctx = mp.get_context("spawn")  # fresh interpreters: no simulator or render state inherited
     events = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*job, events), daemon=True) for job in jobs
+    procs = [ctx.Process(target=_member_main, args=(target, os.getpid(), *job, events), daemon=True) for job in jobs
              if not finished(job[-1].index)]
     for p in procs:
         p.start()

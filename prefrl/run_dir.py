@@ -3,6 +3,7 @@ where its CPU time went; labels.sqlite, TensorBoard logs and final models are wr
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -44,12 +45,74 @@ def config_json(config: RunConfig) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in config.to_dict().items()}
 
 
-def prepare(path: Path, config: RunConfig) -> Path:
-    """Create the run directory, or reopen it if it holds the same config.
+LOCK_FILE = ".lock"
+_held_locks: dict[Path, Any] = {}  # run directories this process trains in, and their open lock files
 
-    Raises ConfigError (nothing written) if it holds a different config or is not a directory.
+
+def lock(path: Path, hold: bool = True) -> None:
+    """Hold ``path``/.lock for the rest of this process, so that no second process trains in the same run
+    directory (two writers would interleave metrics.jsonl and the checkpoint). The kernel drops the lock
+    when the process ends, however it ends, so a killed run's directory can be resumed at once.
+    ``hold=False`` only checks that no other process holds it.
+
+    Raises ConfigError if another process holds it."""
+    key = Path(path).resolve()
+    if key in _held_locks:
+        return
+    f = open(key / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise ConfigError(f"run directory {path} is in use by another process (pid {holder}); "
+                          "stop that process or wait for it to finish, then run again") from None
+    if not hold:
+        f.close()
+        return
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    _held_locks[key] = f
+
+
+def release(path: Path) -> None:
+    """Give up ``path``'s lock and remove its file (a finished run's directory keeps no .lock)."""
+    f = _held_locks.pop(Path(path).resolve(), None)
+    if f is not None:
+        (Path(path) / LOCK_FILE).unlink(missing_ok=True)
+        f.close()
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel stop this process when its parent, process ``parent``, ends (Linux; elsewhere a
+    no-op). For pool workers: a sweep killed with SIGKILL would otherwise leave its runs training on,
+    unseen, beside the runs of the sweep started again to resume them."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the call: nothing will signal this process
+        os._exit(1)
+
+
+def prepare(path: Path, config: RunConfig, hold: bool = True) -> Path:
+    """Create the run directory, or reopen it if it holds the same config, and lock it to this process
+    (``hold=False``: check the directory for a process that will train in it, and leave it unlocked).
+
+    Raises ConfigError (nothing written) if it holds a different config, is not a directory, or another
+    process is training in it.
     """
     path = Path(path)
+    if path.is_dir() and (path / LOCK_FILE).exists():
+        lock(path, hold)  # before reading anything a running process may still be writing
     if path.exists() and not path.is_dir():
         raise ConfigError(f"run directory {path} is a file; pass another --run-dir")
     cfg_file = path / "config.json"
@@ -69,9 +132,10 @@ def prepare(path: Path, config: RunConfig) -> Path:
             )
         if (path / "summary.json").exists():
             raise ConfigError(f"the run in {path} has already finished (see its summary.json); pass another --run-dir")
-    elif path.exists() and any(path.iterdir()):
+    elif path.exists() and any(p.name != LOCK_FILE for p in path.iterdir()):
         raise ConfigError(f"run directory {path} is not empty and has no config.json; pass another --run-dir")
     path.mkdir(parents=True, exist_ok=True)
+    lock(path, hold)
     cfg_file.write_text(json.dumps(wanted, indent=2) + "\n")
     return path
 

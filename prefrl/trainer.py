@@ -471,6 +471,7 @@ class PreferenceRun:
         (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         self.checkpoint.remove()
         self.close()
+        run_dir.release(self.path)
         return summary
 
     def summarise(self) -> dict[str, Any]:

@@ -113,6 +113,52 @@ def test_ray_runs_the_jobs_and_imports_extra_task_modules(tmp_path, monkeypatch)
     assert reported["toy_24"]["labels"] == 24 and reported["toy_true"]["labels"] == 0
 
 
+def test_a_sweep_killed_outright_stops_its_runs_so_a_restart_is_their_only_writer(tmp_path):
+    """SIGKILL gives the sweep no chance to stop its workers: the kernel does (die_with_parent), so the
+    run's directory is free for the sweep started again to resume it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from prefrl import run_dir
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.sweep", "--envs", "ToyLine", "--imports", "tests.toy_env",
+                             "--labels", "24", "--seeds", "0", "--baseline", "false", "--steps", "100000000",
+                             "--workers", "1", "--out", str(tmp_path)], cwd=root,
+                            env=os.environ | {"PYTHONPATH": str(root)}, stderr=subprocess.DEVNULL)
+    lock = tmp_path / "runs" / "ToyLine_24_disagreement_perfect_s0" / run_dir.LOCK_FILE
+    worker = None
+    try:
+        deadline = time.time() + 120
+        while worker is None and time.time() < deadline and proc.poll() is None:
+            text = lock.read_text().strip() if lock.exists() else ""
+            worker = int(text) if text else None
+            time.sleep(0.2)
+        assert worker is not None and worker != proc.pid, "the sweep's worker never locked its run directory"
+        with pytest.raises(ConfigError, match="in use by another process"):
+            run_dir.lock(lock.parent, hold=False)
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                run_dir.lock(lock.parent, hold=False)
+                break
+            except ConfigError:
+                time.sleep(0.2)
+        run_dir.lock(lock.parent, hold=False)  # free: the worker died with the sweep
+    finally:
+        proc.kill()
+        if worker is not None:
+            try:
+                os.kill(worker, 9)
+            except ProcessLookupError:
+                pass
+
+
 def test_imports_of_a_missing_module_is_a_clear_error():
     with pytest.raises(ConfigError, match="--imports: cannot import 'no_such_module'"):
         sweep.import_all(["no_such_module"])

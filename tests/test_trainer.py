@@ -167,6 +167,35 @@ def test_a_run_dir_with_another_config_is_refused_and_left_alone(tmp_path):
     assert {p: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
 
 
+def test_a_run_directory_in_use_by_another_process_is_refused_until_that_process_ends(tmp_path):
+    """Two processes training in one run directory would interleave its metrics and checkpoints: the
+    second is refused in one line naming the first, and once the first is killed the run goes on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; import tests.toy_env; "
+         "from prefrl import run_dir; from prefrl.config import RunConfig; from tests.test_trainer import TINY; "
+         "run_dir.prepare(Path(sys.argv[1]), RunConfig(**TINY)); print('ready', flush=True); time.sleep(300)",
+         str(tmp_path / "run")], cwd=root, stdout=subprocess.PIPE, text=True,
+        env=os.environ | {"PYTHONPATH": str(root)})
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+        with pytest.raises(ConfigError, match=rf"in use by another process \(pid {holder.pid}\); stop that process"):
+            PreferenceRun(RunConfig(**TINY), tmp_path / "run")
+        assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    summary = train(RunConfig(**TINY), tmp_path / "run")
+    assert summary["labels"] == 24 and not (tmp_path / "run/.lock").exists()
+
+
 def test_a_run_made_before_a_setting_existed_resumes_with_that_setting_at_its_default(tmp_path):
     """config.json of a run killed before ``explore_steps`` was added lacks it; resuming works,
     and changing the new setting is still refused."""
