@@ -13,6 +13,7 @@ ALGOS = ("ppo", "a2c")
 NORMALISE = ("recent", "labelled", "initial")
 INPUT_NORMS = ("none", "labelled")
 TEACHERS = ("oracle", "human")
+PLAN_ELITES = ("r_hat", "teacher")
 MIN_PRETRAIN_LABELS = 4
 
 
@@ -77,6 +78,11 @@ class RunConfig:
                                   "and RL on r_hat takes over. Planner steps count as env steps. 0: off, the "
                                   "paper's method")
     plan_queries: int = arg(4, "labels asked per planner iteration (--plan-iterations), out of --labels")
+    plan_elites: str = arg("r_hat", "the plans the planner moves toward each iteration: r_hat (the 8 it rates "
+                                    "best; the --plan-queries ask about its most optimistic plans, each against "
+                                    "another) or teacher (r_hat's 2 x --plan-queries most optimistic plans are "
+                                    "paired at random, the teacher answers each pair, and the winners are the "
+                                    "elites: the search climbs the teacher's answers, r_hat only shortlists)")
     rune_beta: float = arg(0.0, "exploration bonus from the reward model's uncertainty (RUNE, Liang et al. 2022): the "
                                 "agent's reward is r_hat + w * (std over the ensemble's members of their normalised "
                                 "rewards), w = rune_beta at the first labels, halving every --rune-half-life env "
@@ -153,7 +159,8 @@ class RunConfig:
         if self.env not in task_names():
             raise ConfigError(f"unknown env {self.env!r}; known: {', '.join(task_names())}")
         for name, allowed in (("algo", ALGOS), ("teacher", TEACHERS), ("selector", SELECTORS),
-                              ("normalise", NORMALISE), ("input_norm", INPUT_NORMS)):
+                              ("normalise", NORMALISE), ("input_norm", INPUT_NORMS),
+                              ("plan_elites", PLAN_ELITES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(allowed)}")
         if self.members == 1 and self.selector in ENSEMBLE_SELECTORS:
@@ -187,11 +194,17 @@ class RunConfig:
         if self.explore_steps and self.true_reward:
             raise ConfigError("--explore-steps explores before the first labels; the true-reward baseline asks "
                               "none: drop one of them")
+        if self.plan_elites != "r_hat" and not self.plan_iterations:
+            raise ConfigError("--plan-elites chooses how the planner moves; without --plan-iterations there is no "
+                              "planner: add --plan-iterations or drop --plan-elites")
         if self.plan_iterations:
             for flag, clash in (("--true-reward", self.true_reward), ("--reward-model", self.reward_model),
                                 ("--offline", self.offline), ("--explore-steps", self.explore_steps)):
                 if clash:
                     raise ConfigError(f"--plan-iterations plans on r_hat while asking labels; drop {flag}")
+            if self.plan_elites == "teacher" and self.plan_queries < 2:
+                raise ConfigError(f"--plan-elites teacher moves the search toward the winners of --plan-queries pairs; "
+                                  f"it needs --plan-queries >= 2, got {self.plan_queries}")
             if self.plan_iterations * self.plan_queries > self.labels - pre:
                 raise ConfigError(f"--plan-iterations {self.plan_iterations} x --plan-queries {self.plan_queries} asks "
                                   f"more than the {self.labels - pre} labels left after pretraining: lower one of "

@@ -16,6 +16,11 @@ and before RL:
              optimistically (mean + spread over the members; ``queries.py``'s optimistic
              measure), as its best-rated clip, against a random other plan's best-rated clip
              -> refit r_hat on every label so far
+             (``--plan-elites teacher``: the teacher's answers choose the elites instead. The
+             2 x ``--plan-queries`` plans r_hat rates most optimistically are paired at random, the
+             teacher answers each pair, and the Gaussian is refitted to the winners: r_hat only
+             shortlists, so the search climbs the teacher's preferences, as the labels' 1 bit each
+             is spent both on moving the search and on fitting r_hat)
     then: DISTIL_ROLLOUTS rollouts of plans near the final Gaussian's mean (DISTIL_STD_SCALE of
           its std); the policy's mean action is fitted to the actions of the DISTIL_KEEP that
           r_hat rates best (behaviour cloning of the planner), and RL on r_hat takes over with the
@@ -38,6 +43,7 @@ import torch
 
 import envs
 from prefrl.segments import EpisodeRecord, Segment, cut
+from prefrl.teachers import Choice
 
 CANDIDATES = 64  # plans rolled out per iteration
 ELITES = 8  # best-rated plans the Gaussian is refitted to
@@ -105,7 +111,10 @@ class KnotPlanner:
 
     def refit(self, plans: np.ndarray, rating: np.ndarray) -> None:
         """Move the Gaussian toward the ``ELITES`` best-rated plans."""
-        elites = plans[np.argsort(rating)[-ELITES:]]
+        self.refit_to(plans[np.argsort(rating)[-ELITES:]])
+
+    def refit_to(self, elites: np.ndarray) -> None:
+        """Move the Gaussian toward ``elites`` (n, knots, act_dim), n >= 2."""
         self.mean = (1 - SMOOTHING) * self.mean + SMOOTHING * elites.mean(axis=0)
         self.std = (1 - SMOOTHING) * self.std + SMOOTHING * elites.std(axis=0) + STD_FLOOR
 
@@ -133,6 +142,23 @@ def query_pairs(member_returns: np.ndarray, n: int, rng: np.random.Generator) ->
         other = int(rng.integers(count - 1))
         pairs.append((int(i), other + (other >= i)))
     return pairs
+
+
+def teacher_pairs(member_returns: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``n`` disjoint pairs for the teacher to choose elites from (``--plan-elites teacher``): the
+    ``2 n`` rollouts rated most optimistically, paired at random."""
+    top = optimistic_order(member_returns)[: 2 * n]
+    top = top[rng.permutation(len(top))]
+    return [(int(a), int(b)) for a, b in zip(top[:n], top[n:], strict=True)]
+
+
+def winners(pairs: Sequence[tuple[int, int]], choices: Sequence[Choice], rng: np.random.Generator) -> list[int]:
+    """The rollout the teacher chose from each pair; a tie or a skip picks one of the two at random."""
+    out = []
+    for (a, b), choice in zip(pairs, choices, strict=True):
+        target = choice.target
+        out.append(a if target == 1.0 else b if target == 0.0 else (a, b)[int(rng.integers(2))])
+    return out
 
 
 def distil(agent, segments: Sequence[Segment], rng: np.random.Generator, steps: int = DISTIL_STEPS) -> float:

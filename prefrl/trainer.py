@@ -241,7 +241,8 @@ class PreferenceRun:
                     rollouts = search.roll(plans, self.agent.num_timesteps)
                     self.add_plan_steps(sum(r.length for r in rollouts))
                     returns = self.plan_returns(rollouts)
-                    search.refit(plans, returns.mean(axis=0))
+                    if cfg.plan_elites == "r_hat":
+                        search.refit(plans, returns.mean(axis=0))
                 metrics = {"planning": True, "plan/iteration": it,
                            "plan/mean_r_hat": float(returns.mean()),
                            "plan/true_return": float(np.mean([r.true_return for r in rollouts])),
@@ -249,10 +250,12 @@ class PreferenceRun:
                            **self.plan_metrics(rollouts)}
                 with self.clock("queries"):
                     asked = [q for q in self.store.queries() if q.gold is None]
-                    n = min(cfg.plan_queries, cfg.labels - len(asked))
+                    n = max(min(cfg.plan_queries, cfg.labels - len(asked)), 0)
                     clips: dict[int, Segment] = {}
                     queries = []
-                    for pair in planner.query_pairs(returns, max(n, 0), self.rng):
+                    pairs = (planner.teacher_pairs if cfg.plan_elites == "teacher" else planner.query_pairs)(
+                        returns, n, self.rng)
+                    for pair in pairs:
                         for i in pair:
                             if i not in clips:
                                 clips[i] = planner.best_window(rollouts[i], self.segment_steps, step_reward)
@@ -261,6 +264,9 @@ class PreferenceRun:
                     self.teacher.request(queries, self.store)
                     metrics |= self.ingest()  # an oracle's answers are in; a person's are waited for
                     self.wait_for_labels(len(asked) + len(queries))
+                if cfg.plan_elites == "teacher":
+                    with self.clock("planning"):
+                        self.refit_to_winners(search, plans, returns, pairs, queries)
                 metrics |= self.fit(cfg.fit_steps)
                 self.log(metrics)
             with self.clock("planning"):
@@ -277,6 +283,16 @@ class PreferenceRun:
         self.next_eval = self.agent.num_timesteps + cfg.eval_every
         self.log(metrics | {"planning": True, "plan/distil_loss": loss})
         self.save_checkpoint()
+
+    def refit_to_winners(self, search: planner.KnotPlanner, plans: np.ndarray, returns: np.ndarray,
+                         pairs: list[tuple[int, int]], queries: list) -> None:
+        """``--plan-elites teacher``: move the search toward the plans the teacher chose from
+        ``pairs`` (asked as ``queries``); by r_hat's rating when fewer than two were asked."""
+        if len(pairs) < 2:
+            search.refit(plans, returns.mean(axis=0))
+            return
+        answers = {label.query_id: label.choice for label in self.store.labels()}
+        search.refit_to(plans[planner.winners(pairs, [answers[q.id] for q in queries], self.rng)])
 
     def plan_metrics(self, rollouts: list[Segment]) -> dict[str, float]:
         """A task's own measures of one planner iteration's rollouts (recorded, never used to plan)."""

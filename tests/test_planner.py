@@ -52,6 +52,48 @@ def test_queries_ask_about_the_most_optimistic_rollouts_each_against_another(rng
     assert all(i != j and 0 <= j < 5 for i, j in pairs)
 
 
+def test_with_teacher_elites_the_most_optimistic_rollouts_are_paired_and_the_teachers_choices_win(rng):
+    from prefrl.teachers import Choice
+
+    returns = np.array([[1.0, 5.0, 0.0, 2.0, 9.0, 3.0],
+                        [1.0, 5.0, 6.0, 2.0, 9.0, 3.0]])  # optimistic order: 4, 2, 1, 5, 3, 0
+    pairs = planner.teacher_pairs(returns, 2, rng)
+    assert len(pairs) == 2 and sorted(i for pair in pairs for i in pair) == [1, 2, 4, 5]
+    assert planner.winners([(0, 1), (2, 3)], [Choice.LEFT, Choice.RIGHT], rng) == [0, 3]
+    ties = {planner.winners([(0, 1)], [choice], rng)[0] for choice in (Choice.EQUAL, Choice.SKIP) for _ in range(20)}
+    assert ties == {0, 1}  # a tie or a skip: either, at random
+
+
+def test_the_search_moves_toward_the_elites_it_is_given(rng):
+    search = planner.KnotPlanner("ToyLine", EPISODE_STEPS, rng)
+    elites = np.stack([np.full_like(search.mean, 1.0), np.full_like(search.mean, 0.6)])
+    search.refit_to(elites)
+    assert np.allclose(search.mean, planner.SMOOTHING * 0.8)
+    assert np.allclose(search.std, (1 - planner.SMOOTHING) * planner.INIT_STD + planner.SMOOTHING * 0.2
+                       + planner.STD_FLOOR)
+    search.close()
+
+
+def test_a_run_with_teacher_elites_refits_the_search_to_the_plans_the_teacher_chose(tmp_path, monkeypatch):
+    chosen = []
+    real_winners = planner.winners
+
+    def recorded(pairs, choices, rng):
+        out = real_winners(pairs, choices, rng)
+        chosen.append((list(choices), out))
+        return out
+
+    monkeypatch.setattr(planner, "winners", recorded)
+    summary = train(RunConfig(**{**PLANNED, "plan_elites": "teacher"}), tmp_path / "run")
+    assert summary["labels"] == 24
+    store = LabelStore(tmp_path / "run/labels.sqlite")
+    planned = [q.id for q in store.queries() if q.selector == "planner"]
+    answers = {lab.query_id: lab.choice for lab in store.labels()}
+    assert len(chosen) == 2 and len(planned) == 6  # two iterations of three pairs
+    assert [c for choices, _ in chosen for c in choices] == [answers[q] for q in planned]
+    assert all(len(set(won)) == 3 for _, won in chosen)  # one winner per (disjoint) pair
+
+
 def test_the_clip_shown_is_the_window_r_hat_rates_best():
     t = 40
     bump = np.zeros(t)
@@ -103,10 +145,11 @@ def test_a_planning_run_asks_its_labels_on_the_planners_clips_and_counts_its_ste
     assert summary["cpu_time_parts"]["planning"] > 0
 
 
-def test_the_planner_never_reads_the_envs_reward(tmp_path):
+@pytest.mark.parametrize("elites", ["r_hat", "teacher"])
+def test_the_planner_never_reads_the_envs_reward(tmp_path, elites):
     """ToyLineTrap adds 1e6 to every true reward: a planner rating rollouts by it would differ."""
-    a = train(RunConfig(**PLANNED), tmp_path / "a")
-    b = train(RunConfig(**{**PLANNED, "env": "ToyLineTrap"}), tmp_path / "b")
+    a = train(RunConfig(**PLANNED, plan_elites=elites), tmp_path / "a")
+    b = train(RunConfig(**{**PLANNED, "env": "ToyLineTrap"}, plan_elites=elites), tmp_path / "b")
     assert (tmp_path / "a/reward_model.npz").read_bytes() == (tmp_path / "b/reward_model.npz").read_bytes()
     assert a["final_true_return"] == pytest.approx(b["final_true_return"] - 1e6 * EPISODE_STEPS)
 
@@ -117,6 +160,9 @@ def test_the_planner_never_reads_the_envs_reward(tmp_path):
     ({"offline": True}, "drop --offline"),
     ({"plan_iterations": 7}, "more than the 18 labels left after pretraining"),
     ({"plan_queries": -1}, "--plan-queries must be >= 0"),
+    ({"plan_elites": "teacher", "plan_queries": 1}, "it needs --plan-queries >= 2, got 1"),
+    ({"plan_elites": "teacher", "plan_iterations": 0}, "without --plan-iterations there is no planner"),
+    ({"plan_elites": "judge"}, "unknown plan_elites 'judge'; known: r_hat, teacher"),
 ])
 def test_planning_settings_that_cannot_run_are_refused_in_one_line(clash, message):
     with pytest.raises(ConfigError, match=message) as err:
