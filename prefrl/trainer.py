@@ -241,8 +241,6 @@ class PreferenceRun:
                     rollouts = search.roll(plans, self.agent.num_timesteps)
                     self.add_plan_steps(sum(r.length for r in rollouts))
                     returns = self.plan_returns(rollouts)
-                    if cfg.plan_elites == "r_hat":
-                        search.refit(plans, returns.mean(axis=0))
                 metrics = {"planning": True, "plan/iteration": it,
                            "plan/mean_r_hat": float(returns.mean()),
                            "plan/true_return": float(np.mean([r.true_return for r in rollouts])),
@@ -264,9 +262,8 @@ class PreferenceRun:
                     self.teacher.request(queries, self.store)
                     metrics |= self.ingest()  # an oracle's answers are in; a person's are waited for
                     self.wait_for_labels(len(asked) + len(queries))
-                if cfg.plan_elites == "teacher":
-                    with self.clock("planning"):
-                        self.refit_to_winners(search, plans, returns, pairs, queries)
+                with self.clock("planning"):
+                    self.refit_search(search, plans, returns, pairs, queries)
                 metrics |= self.fit(cfg.fit_steps)
                 self.log(metrics)
             with self.clock("planning"):
@@ -284,11 +281,12 @@ class PreferenceRun:
         self.log(metrics | {"planning": True, "plan/distil_loss": loss})
         self.save_checkpoint()
 
-    def refit_to_winners(self, search: planner.KnotPlanner, plans: np.ndarray, returns: np.ndarray,
-                         pairs: list[tuple[int, int]], queries: list) -> None:
-        """``--plan-elites teacher``: move the search toward the plans the teacher chose from
-        ``pairs`` (asked as ``queries``); by r_hat's rating when fewer than two were asked."""
-        if len(pairs) < 2:
+    def refit_search(self, search: planner.KnotPlanner, plans: np.ndarray, returns: np.ndarray,
+                     pairs: list[tuple[int, int]], queries: list) -> None:
+        """Move the search toward this iteration's elites: the plans r_hat rates best or, with
+        ``--plan-elites teacher``, those the teacher chose from ``pairs`` (asked as ``queries``; by
+        r_hat's rating when fewer than two were asked)."""
+        if self.config.plan_elites == "r_hat" or len(pairs) < 2:
             search.refit(plans, returns.mean(axis=0))
             return
         answers = {label.query_id: label.choice for label in self.store.labels()}
