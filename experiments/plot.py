@@ -3,8 +3,9 @@
     python -m experiments.plot experiments/results/hopper_700
 
 Writes into the folder: summary.json (per group: final true return mean / 95% CI / per seed,
-wall time, % of true-reward RL), across_tasks.json (per setting: its % on each task and their
-mean, the number the issue's targets are stated in) and learning_curves.png, bits_of_feedback.png,
+wall time, % of true-reward RL with a 95% bootstrap interval over seeds), across_tasks.json (per
+setting: its % on each task and their mean with its bootstrap interval, the number the issue's
+targets are stated in) and learning_curves.png, bits_of_feedback.png,
 reward_model_accuracy.png, reward_hacking.png.
 """
 
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plots.hacking(runs, ns.results / "reward_hacking.png")
     for group, s in summary.items():
         pct = s.get("return_vs_true_reward_pct")
-        extra = ("" if pct is None else f", {pct:.0f}% of true-reward RL" if math.isfinite(pct)
+        lo, hi = s.get("return_vs_true_reward_pct_ci95", (math.nan, math.nan))
+        extra = ("" if pct is None else f", {pct:.0f}% [{lo:.0f}, {hi:.0f}] of true-reward RL" if math.isfinite(pct)
                  else ", no % of true-reward RL: the baseline ended no higher than it started")
         if "cpu_overhead_from_parts" in s:
             extra += f", preference loop {100 * s['preference_loop_cpu_share_mean']:.0f}% of the CPU time"
@@ -50,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for setting, row in settings.items():
         if len(row["pct_per_task"]) > 1:
             each = ", ".join(f"{env} {pct:.0f}%" for env, pct in row["pct_per_task"].items())
-            print(f"{setting}, over tasks: mean {row['mean_pct']:.0f}% ({each}), wall time "
+            lo, hi = row["mean_pct_ci95"]
+            print(f"{setting}, over tasks: mean {row['mean_pct']:.0f}% [95% bootstrap {lo:.0f}, {hi:.0f}] ({each}), wall time "
                   f"{row['mean_wall_time_ratio']:.2f}x and CPU time {row['mean_cpu_time_ratio']:.2f}x the true-reward run",
                   file=sys.stderr)
     return 0

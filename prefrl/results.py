@@ -87,6 +87,30 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
     return float(x.mean()), float(T_95.get(len(x) - 1, 1.96) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def pct_resamples(finals: list[float], reference: list[float], initials: list[float],
+                  rng: np.random.Generator, n: int = BOOTSTRAP_RESAMPLES) -> np.ndarray:
+    """``n`` bootstrap draws of 100 (R - R0) / (R_true - R0): the seeds of each of the three groups
+    (the preference runs' finals, the reference baseline's finals, the own baseline's first
+    evaluations) resampled with replacement, each draw's means put in the formula; a draw whose
+    baseline gained nothing is nan."""
+    def means(values):
+        x = np.asarray(values, dtype=float)
+        return x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
+    r, r_true, r0 = means(finals), means(reference), means(initials)
+    gain = r_true - r0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gain > 0, 100 * (r - r0) / gain, np.nan)
+
+
+def percentile_interval(draws: np.ndarray) -> list[float]:
+    """The 2.5th and 97.5th percentiles of the defined draws ([nan, nan] if none is)."""
+    draws = draws[np.isfinite(draws)]
+    return [float(x) for x in np.percentile(draws, [2.5, 97.5])] if len(draws) else [math.nan, math.nan]
+
+
 def initial_return(run: Run) -> float:
     """The run's first evaluation (after one chunk of RL: close to the initial policy); nan if none."""
     evals = [m["eval/true_return"] for m in run.metrics if isinstance(m.get("eval/true_return"), (int, float))]
@@ -132,6 +156,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             **({"cpu_time_min_mean": float(np.mean([r.summary["cpu_time"] for r in members])) / 60}
                if all("cpu_time" in r.summary for r in members) else {}),
             "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
+            "initial_true_return_per_seed": [initial_return(r) for r in members],
         }
         if all("final_upside_down" in r.summary for r in members):
             # planar bodies: share of the final evaluation's steps spent upside down, per seed
@@ -158,7 +183,12 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
                else math.nan for n in names}
         best = max(names, key=lambda n: out[n]["final_true_return_mean"])
         stats["true_reward_baseline"] = best
+        stats["r0_baseline"] = names[0]
         stats["return_vs_true_reward_pct"] = pct[best]
+        # how far the seeds leave that %: a percentile bootstrap over the seeds of the three groups
+        stats["return_vs_true_reward_pct_ci95"] = percentile_interval(pct_resamples(
+            stats["final_true_return_per_seed"], out[best]["final_true_return_per_seed"],
+            out[names[0]]["initial_true_return_per_seed"], np.random.default_rng(0)))
         if len(names) > 1:
             stats["return_vs_each_true_reward_pct"] = pct
         stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / out[best]["final_true_return_mean"]
@@ -175,8 +205,12 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
     of those %s with the mean wall-time and CPU-time ratios (CPU time is the process's own,
     untouched by other jobs on the machine). Keyed by the group name without the task; a task
     whose % is undefined (its baseline learned nothing) is listed in ``undefined`` and left out of
-    the mean."""
+    the mean. ``mean_pct_ci95``: a 95% percentile-bootstrap interval of that mean, each task's seeds
+    (preference runs and baselines) resampled independently; with 3-5 seeds a task it is, if
+    anything, too narrow (the percentile bootstrap under-covers on small samples)."""
     out: dict[str, Any] = {}
+    draws: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    rng = np.random.default_rng(0)
     for group, stats in sorted(summary.items()):
         if stats["true_reward"] or "return_vs_true_reward_pct" not in stats:
             continue
@@ -189,6 +223,10 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
             row["undefined"].append(stats["env"])
             continue
         row["pct_per_task"][stats["env"]] = pct
+        if "r0_baseline" in stats:
+            draws[setting][stats["env"]] = pct_resamples(
+                stats["final_true_return_per_seed"], summary[stats["true_reward_baseline"]]["final_true_return_per_seed"],
+                summary[stats["r0_baseline"]]["initial_true_return_per_seed"], rng)
         row["seeds_per_task"][stats["env"]] = len(stats["seeds"])
         row["baseline_per_task"][stats["env"]] = stats["true_reward_baseline"]
         row["wall_time_ratio_per_task"][stats["env"]] = stats["wall_time_vs_true_reward"]
@@ -198,4 +236,8 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
         for key, values in (("mean_pct", row["pct_per_task"]), ("mean_wall_time_ratio", row["wall_time_ratio_per_task"]),
                             ("mean_cpu_time_ratio", row["cpu_time_ratio_per_task"])):
             row[key] = float(np.mean(list(values.values()))) if values else math.nan
+    for setting, row in out.items():
+        tasks = draws[setting]
+        row["mean_pct_ci95"] = (percentile_interval(np.mean(list(tasks.values()), axis=0))
+                                if tasks and len(tasks) == len(row["pct_per_task"]) else [math.nan, math.nan])
     return out

@@ -2,6 +2,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 
 import tests.toy_env  # noqa: F401
@@ -315,3 +316,35 @@ def test_a_setting_is_read_over_tasks_as_the_mean_of_its_percentages():
     assert row["mean_wall_time_ratio"] == pytest.approx((66 / 60 + 66 / 55) / 2)
     assert math.isnan(row["mean_cpu_time_ratio"])  # runs made before CPU time was recorded
     assert rows["350 labels disagreement"]["pct_per_task"] == pytest.approx({"Walker2d": 30.0})
+
+
+def test_percentages_carry_a_bootstrap_interval_over_seeds():
+    """A % of true-reward RL from 2-5 seeds is uncertain; summarise and across_tasks give its 95%
+    percentile-bootstrap interval (seeds resampled within each group): a point when the seeds agree,
+    the exact percentiles of the resampled means otherwise."""
+    def run(env, final, seed, labels=700, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
+        return results.Run("r", RunConfig(env=env, labels=labels, seed=seed, **changes).to_dict(), metrics,
+                           {"final_true_return": final, "wall_time": 60.0, "env_steps": 1000})
+
+    summary = results.summarise([
+        # Hopper: preference seeds 0 and 100 against a baseline at 100 from R0 = 0: resampled means
+        # are 0, 50 or 100 (1/4, 1/2, 1/4), so the interval is [0, 100] around the point 50
+        run("Hopper", 0.0, 0), run("Hopper", 100.0, 1),
+        run("Hopper", 100.0, 0, true_reward=True), run("Hopper", 100.0, 1, true_reward=True),
+        # Walker2d: every seed alike, 120%: no spread
+        run("Walker2d", 120.0, 0), run("Walker2d", 120.0, 1),
+        run("Walker2d", 100.0, 0, true_reward=True), run("Walker2d", 100.0, 1, true_reward=True),
+    ])
+    hopper, walker = summary["Hopper 700 labels disagreement"], summary["Walker2d 700 labels disagreement"]
+    assert hopper["return_vs_true_reward_pct"] == pytest.approx(50.0)
+    assert hopper["return_vs_true_reward_pct_ci95"] == pytest.approx([0.0, 100.0])
+    assert walker["return_vs_true_reward_pct_ci95"] == pytest.approx([120.0, 120.0])
+    row = results.across_tasks(summary)["700 labels disagreement"]
+    assert row["mean_pct"] == pytest.approx(85.0)
+    assert row["mean_pct_ci95"] == pytest.approx([60.0, 110.0])  # (Hopper's interval + 120) / 2
+
+    # a baseline seed that gained nothing leaves that draw undefined, not the whole interval
+    draws = results.pct_resamples([50.0], [100.0, -10.0], [0.0], np.random.default_rng(0), n=2000)
+    assert np.isnan(draws).any() and np.isfinite(draws).any()
+    assert results.percentile_interval(draws)[0] == pytest.approx(50.0)  # (50 - 0) / mean(100, 100) or /45
