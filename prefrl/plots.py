@@ -89,9 +89,10 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
 
 def bits_of_feedback(summary: dict, path: Path) -> None:
     """(2) Final true return as % of true-reward RL vs labels (bits of feedback), log axis;
-    0% is the baseline's first evaluation (about the initial policy), 100% its final return."""
+    0% is the baseline's first evaluation (about the initial policy), 100% its final return; bars:
+    the 95% bootstrap interval over seeds (``results.summarise``)."""
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    by_line: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    by_line: dict[str, list[tuple[int, float, float, float]]] = defaultdict(list)
     undefined = set()  # tasks whose true-reward baseline learned nothing: no % (results.summarise)
     for group, s in summary.items():
         if "return_vs_true_reward_pct" in s:
@@ -99,10 +100,14 @@ def bits_of_feedback(summary: dict, path: Path) -> None:
                 undefined.add(s["env"])
                 continue
             rest = group.split(" labels ", 1)[-1]
-            by_line[f"{s['env']} {rest}"].append((s["labels"], s["return_vs_true_reward_pct"]))
-    for name, points in sorted(by_line.items()):
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=name)
+            pct = s["return_vs_true_reward_pct"]
+            lo, hi = s.get("return_vs_true_reward_pct_ci95", (pct, pct))
+            by_line[f"{s['env']} {rest}"].append((s["labels"], pct, lo, hi))
+    for i, (name, points) in enumerate(sorted(by_line.items())):
+        labels, pct, lo, hi = (np.array(column, dtype=float) for column in zip(*sorted(points)))
+        bars = np.nan_to_num(np.stack([pct - lo, hi - pct]))  # no bar for a single seed
+        nudge = 1 + 0.015 * (i - (len(by_line) - 1) / 2)  # lines side by side, so bars do not hide each other
+        ax.errorbar(labels * nudge, pct, yerr=bars, fmt="o-", capsize=3, label=name)
     ax.axhline(100, color="black", ls="--", lw=1, label="RL on the true reward")
     if undefined:
         ax.text(0.02, 0.02, f"not shown, true-reward RL learned nothing: {', '.join(sorted(undefined))}",
