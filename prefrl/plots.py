@@ -104,7 +104,7 @@ def bits_of_feedback(summary: dict, path: Path) -> None:
             lo, hi = s.get("return_vs_true_reward_pct_ci95", (pct, pct))
             by_line[f"{s['env']} {rest}"].append((s["labels"], pct, lo, hi))
     for i, (name, points) in enumerate(sorted(by_line.items())):
-        labels, pct, lo, hi = (np.array(column, dtype=float) for column in zip(*sorted(points)))
+        labels, pct, lo, hi = (np.array(column, dtype=float) for column in zip(*sorted(points), strict=True))
         bars = np.nan_to_num(np.stack([pct - lo, hi - pct]))  # no bar for a single seed
         nudge = 1 + 0.015 * (i - (len(by_line) - 1) / 2)  # lines side by side, so bars do not hide each other
         ax.errorbar(labels * nudge, pct, yerr=bars, fmt="o-", capsize=3, label=name)
