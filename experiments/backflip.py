@@ -172,7 +172,9 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
     """Flips per evaluation episode (standing and launched starts) against labels and env steps,
     the oracle's score per episode against env steps and, given the snapshots' ``ratings``, what the
     choice of policy read (``selected``: the chosen run and env step, marked against env steps; chosen
-    by ``chosen_by``, by default by whoever rated them).
+    by ``chosen_by``, by default by whoever rated them). A run that planned (``--plan-iterations``)
+    also shows its planner's batches: the share of plans that flip against labels and env steps
+    (most of a planner run's labels are asked then) and their mean oracle score.
     ``runs``: each run's metrics by name (one run, or the members of a population)."""
     import matplotlib
 
@@ -196,6 +198,12 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
             if launched and x == "env_steps" and y == "eval/flips_per_episode":
                 ax.plot([m[x] for m in launched], [m["eval/launched_flips_per_episode"] for m in launched], "^:",
                         ms=3, color=f"C{colour}", label=f"{name}, launched starts")
+            planned = [m for m in metrics if "plan/flip_share" in m]
+            if planned and y != "rating":
+                key, what = (("plan/true_return", "planner's batches, mean") if y == "eval/true_return"
+                             else ("plan/flip_share", "planner's batches, share of plans flipping"))
+                ax.plot([m[x] for m in planned], [m[key] for m in planned], "s--", ms=2, lw=0.8, alpha=0.7,
+                        color=f"C{colour}", label=f"{name}, {what}")
         if selected is not None and x == "env_steps":
             ax.axvline(selected[1], color="k", ls="--", lw=1,
                        label=f"chosen by {chosen_by or rated_by}: {selected[0]}" if len(runs) > 1
@@ -204,11 +212,24 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path, title: str,
             ax.legend(loc="best", fontsize=7)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        if y == "eval/flips_per_episode":
+            ax.set_ylim(bottom=0)  # from zero: a flat line at one flip is not magnified into noise
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_run(path: Path, config: RunConfig, summary: dict[str, Any], metrics: list[dict[str, Any]]) -> str:
+    """A single run's ``flips.png`` from its config, summary (snapshot ratings, the chosen policy)
+    and metrics; returns the file's name. Also redraws a finished run's plot from its files."""
+    what = "PPO on the oracle's score (ceiling)" if config.true_reward else f"{summary['labels']} synthetic labels"
+    ratings = {int(k): v for k, v in summary["snapshot_ratings"].items()}
+    plot({"this run": metrics}, path / "flips.png", f"{title(config.env)}, {what}, seed {config.seed}",
+         {"this run": ratings}, ("this run", summary["selected_env_steps"]),
+         "oracle_score" if config.true_reward else "r_hat", chooser(summary.get("select_labels", 0)))
+    return "flips.png"
 
 
 def title(env_name: str) -> str:
@@ -286,10 +307,10 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
 
         def select(self, labels: int) -> dict[str, Any]:
             """Rate the snapshots (:func:`rate_snapshots`: by r_hat, or the ceiling by the oracle's
-            score; kept as ``self.ratings``), keep the best as ``policy_selected.zip`` and load it as
+            score), keep the best as ``policy_selected.zip`` and load it as
             ``self.selected``."""
             snapshots = self.path / SNAPSHOTS
-            self.ratings = rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
+            rates = rate_snapshots(snapshots, None if config.true_reward else self.reward_model)
             best, comparisons = choose_snapshot(rates, select_labels,
                                                 lambda s: candidate_clip(config, snapshots / f"{s}.zip"), config)
             shutil.copyfile(snapshots / f"{best}.zip", self.path / "policy_selected.zip")
@@ -315,13 +336,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
             summary |= selected
             summary["selected_true_return"] = float(np.mean([e.true_return for e in episodes]))
             summary["gifs"] = write_gifs(episodes, counts, self.path, GIFS)
-            what = "PPO on the oracle's score (ceiling)" if config.true_reward else \
-                f"{summary['labels']} synthetic labels"
-            plot({"this run": self.metrics.read()}, self.path / "flips.png",
-                 f"{title(config.env)}, {what}, seed {config.seed}", {"this run": self.ratings},
-                 ("this run", summary["selected_env_steps"]), "oracle_score" if config.true_reward else "r_hat",
-                 chooser(select_labels))
-            summary["plot"] = "flips.png"
+            summary["plot"] = plot_run(self.path, config, summary, self.metrics.read())
             summary["wall_time"] = time.time() - self.start_time  # with the final evaluation and GIFs
             return summary
 

@@ -342,3 +342,27 @@ def test_planning_on_the_backflip_records_the_share_of_plans_that_flip(tmp_path,
     assert summary["plan_env_steps"] == plan_steps and summary["labels"] == 16
     planning = [m for m in run.metrics.read() if "plan/iteration" in m]
     assert len(planning) == 2 and all(0.0 <= m["plan/flip_share"] <= 1.0 for m in planning)
+    # flips.png shows the planner's batches (its labels are asked then), and is redrawn from the files
+    from matplotlib.figure import Figure
+
+    from experiments import backflip_replot
+
+    drawn, savefig = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (
+        drawn.append([[line.get_label() for line in ax.get_lines()] for ax in fig.axes]), savefig(fig, *a, **k))[1])
+    (tmp_path / "run" / "flips.png").unlink()
+    assert backflip_replot.main([str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "flips.png").read_bytes()[:4] == b"\x89PNG"
+    labels_panel, _, score_panel, _ = drawn[-1]
+    assert "this run, planner's batches, share of plans flipping" in labels_panel
+    assert "this run, planner's batches, mean" in score_panel
+
+
+def test_replot_refuses_what_is_not_a_finished_run(tmp_path):
+    from experiments import backflip_replot
+    from prefrl.config import ConfigError
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="not a finished run .no summary.json, metrics.jsonl"):
+        backflip_replot.main([str(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
