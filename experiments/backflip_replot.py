@@ -33,8 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "of experiments.backflip that has finished")
     for path in ns.runs:
         summary = json.loads((path / "summary.json").read_text())
-        metrics = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        plot_run(path, run_dir.load_config(path), summary, metrics)
+        plot_run(path, run_dir.load_config(path), summary, run_dir.MetricsLog(path / "metrics.jsonl").read())
         print(f"wrote {path / 'flips.png'}", file=sys.stderr)
     return 0
 

@@ -112,6 +112,14 @@ def percentile_interval(draws: np.ndarray) -> list[float]:
     return [float(x) for x in np.percentile(draws, [2.5, 97.5])] if len(draws) else [math.nan, math.nan]
 
 
+def group_pct_resamples(stats: dict[str, Any], summary: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """:func:`pct_resamples` of a preference group of ``summary`` (``stats``), against the baselines
+    its % was taken against (``true_reward_baseline`` for R_true, ``r0_baseline`` for R0)."""
+    return pct_resamples(stats["final_true_return_per_seed"],
+                         summary[stats["true_reward_baseline"]]["final_true_return_per_seed"],
+                         summary[stats["r0_baseline"]]["initial_true_return_per_seed"], rng)
+
+
 def initial_return(run: Run) -> float:
     """The run's first evaluation (after one chunk of RL: close to the initial policy); nan if none."""
     evals = [m["eval/true_return"] for m in run.metrics if isinstance(m.get("eval/true_return"), (int, float))]
@@ -187,9 +195,8 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         stats["r0_baseline"] = names[0]
         stats["return_vs_true_reward_pct"] = pct[best]
         # how far the seeds leave that %: a percentile bootstrap over the seeds of the three groups
-        stats["return_vs_true_reward_pct_ci95"] = percentile_interval(pct_resamples(
-            stats["final_true_return_per_seed"], out[best]["final_true_return_per_seed"],
-            out[names[0]]["initial_true_return_per_seed"], np.random.default_rng(0)))
+        stats["return_vs_true_reward_pct_ci95"] = percentile_interval(
+            group_pct_resamples(stats, out, np.random.default_rng(0)))
         if len(names) > 1:
             stats["return_vs_each_true_reward_pct"] = pct
         stats["raw_return_ratio_pct"] = 100 * stats["final_true_return_mean"] / out[best]["final_true_return_mean"]
@@ -223,13 +230,10 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
             row["undefined"].append(stats["env"])
             continue
         row["pct_per_task"][stats["env"]] = pct
-        if "r0_baseline" in stats:
-            draws[setting][stats["env"]] = pct_resamples(
-                stats["final_true_return_per_seed"], summary[stats["true_reward_baseline"]]["final_true_return_per_seed"],
-                summary[stats["r0_baseline"]]["initial_true_return_per_seed"],
-                # a stream of its own per setting and task: independent across tasks, and a setting's
-                # interval does not move when other settings join the folder
-                np.random.default_rng([zlib.crc32(setting.encode()), zlib.crc32(stats["env"].encode())]))
+        # a stream of its own per setting and task: independent across tasks, and a setting's
+        # interval does not move when other settings join the folder
+        draws[setting][stats["env"]] = group_pct_resamples(
+            stats, summary, np.random.default_rng([zlib.crc32(setting.encode()), zlib.crc32(stats["env"].encode())]))
         row["seeds_per_task"][stats["env"]] = len(stats["seeds"])
         row["baseline_per_task"][stats["env"]] = stats["true_reward_baseline"]
         row["wall_time_ratio_per_task"][stats["env"]] = stats["wall_time_vs_true_reward"]
@@ -241,6 +245,6 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
             row[key] = float(np.mean(list(values.values()))) if values else math.nan
     for setting, row in out.items():
         tasks = draws[setting]
-        row["mean_pct_ci95"] = (percentile_interval(np.mean(list(tasks.values()), axis=0))
-                                if tasks and len(tasks) == len(row["pct_per_task"]) else [math.nan, math.nan])
+        row["mean_pct_ci95"] = (percentile_interval(np.mean(list(tasks.values()), axis=0)) if tasks
+                                else [math.nan, math.nan])
     return out
