@@ -43,7 +43,12 @@ class Run:
         c = self.config
         if c["true_reward"]:
             return baseline_group(c["env"], bool(c.get("scale_true_reward")), self.knobs)
-        return " ".join([c["env"], f"{c['labels']} labels", c["selector"], *self.knobs])
+        return " ".join([c["env"], f"{c['labels']} labels", *self.setting])
+
+    @property
+    def setting(self) -> list[str]:
+        """The group's name beside the task and the budget: selector (preference runs) and knobs."""
+        return self.knobs if self.config["true_reward"] else [self.config["selector"], *self.knobs]
 
     @property
     def knobs(self) -> list[str]:
@@ -160,6 +165,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             "final_true_return_ci95": ci,
             "final_true_return_std": float(np.std(finals, ddof=1)) if len(finals) > 1 else math.nan,
             "final_true_return_per_seed": finals,
+            # what the group's name says beside the task and budget: selector (preference runs) and
+            # settings not at their defaults, as name=value (the figures' legends are made of these)
+            "setting": members[0].setting,
             "wall_time_min_mean": float(np.mean(walls)) / 60,
             # CPU time (runs made before it was recorded have none): independent of other load
             **({"cpu_time_min_mean": float(np.mean([r.summary["cpu_time"] for r in members])) / 60}
@@ -222,7 +230,7 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
         if stats["true_reward"] or "return_vs_true_reward_pct" not in stats:
             continue
         setting = group.removeprefix(stats["env"] + " ")
-        row = out.setdefault(setting, {"labels": stats["labels"], "pct_per_task": {}, "seeds_per_task": {},
+        row = out.setdefault(setting, {"labels": stats["labels"], "setting": stats["setting"], "pct_per_task": {}, "seeds_per_task": {},
                                        "baseline_per_task": {}, "wall_time_ratio_per_task": {},
                                        "cpu_time_ratio_per_task": {}, "undefined": []})
         pct = stats["return_vs_true_reward_pct"]

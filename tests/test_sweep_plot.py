@@ -348,3 +348,30 @@ def test_percentages_carry_a_bootstrap_interval_over_seeds():
     draws = results.pct_resamples([50.0], [100.0, -10.0], [0.0], np.random.default_rng(0), n=2000)
     assert np.isnan(draws).any() and np.isfinite(draws).any()
     assert results.percentile_interval(draws)[0] == pytest.approx(50.0)  # (50 - 0) / mean(100, 100) or /45
+
+
+def test_figures_name_what_tells_their_lines_apart_and_draw_the_mean_over_tasks(tmp_path):
+    """A group's name holds every setting; the legends hold only what differs between the lines,
+    the shared settings once in the caption, and the bits-of-feedback figure adds the mean over
+    tasks for the settings measured on every task (the issue's targets)."""
+    def run(env, final, seed, labels=700, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": 0.0}, {"env_steps": 1000, "eval/true_return": final}]
+        config = RunConfig(env=env, labels=labels, seed=seed, obs_norm=True, **changes).to_dict()
+        return results.Run("r", config, metrics, {"final_true_return": final, "wall_time": 60.0, "env_steps": 1000})
+
+    runs = [run(env, final + seed, seed, **extra) for env in ("Walker2d", "Hopper") for seed in (0, 1)
+            for final, extra in ((100.0, {"true_reward": True}), (80.0, {}), (70.0, {"labels": 350}))]
+    runs += [run("Hopper", 90.0, seed, members=5) for seed in (0, 1)]  # one task only: no mean over tasks
+    summary = results.summarise(runs)
+    bits = plots.bits_of_feedback(summary, tmp_path / "bits.png")
+    assert bits["panels"] == ["Hopper", "Walker2d", "mean over tasks"]
+    assert bits["legend"] == [plots.ONLY_SHARED, "members=5", "true-reward RL (100%)"]
+    assert bits["caption"] == "every run: disagreement obs_norm=True"
+    curves = plots.learning_curves(runs, tmp_path / "curves.png")
+    assert curves["panels"] == ["Hopper", "Walker2d"]
+    assert curves["legend"] == ["350 labels (n=2)", "700 labels (n=2)", "700 labels members=5 (n=2)",
+                                "true reward (n=2)"]  # budgets in order, baselines last
+    assert curves["caption"] == "every run: obs_norm=True\nevery preference run: disagreement"
+    accuracy = plots.reward_model_accuracy(runs, tmp_path / "accuracy.png")
+    assert accuracy["panels"] == ["Hopper", "Walker2d"] and accuracy["legend"] == []  # no accuracy logged
+    assert plots.shorten({"a": ["x=1", "y=2"], "b": ["x=1"]}) == ({"a": "y=2", "b": ""}, ["x=1"])
