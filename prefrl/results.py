@@ -230,8 +230,8 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
         if stats["true_reward"] or "return_vs_true_reward_pct" not in stats:
             continue
         setting = group.removeprefix(stats["env"] + " ")
-        row = out.setdefault(setting, {"labels": stats["labels"], "setting": stats["setting"], "pct_per_task": {}, "seeds_per_task": {},
-                                       "baseline_per_task": {}, "wall_time_ratio_per_task": {},
+        row = out.setdefault(setting, {"labels": stats["labels"], "setting": stats["setting"], "pct_per_task": {},
+                                       "seeds_per_task": {}, "baseline_per_task": {}, "wall_time_ratio_per_task": {},
                                        "cpu_time_ratio_per_task": {}, "undefined": []})
         pct = stats["return_vs_true_reward_pct"]
         if not math.isfinite(pct):
