@@ -118,33 +118,34 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
     mean and 95% band over seeds; one legend of what tells the lines apart, the shared settings above."""
     envs = sorted({r.config["env"] for r in runs})
     groups = _by_group(runs)
-    # a series: the same budget and settings on every task
-    series = {(_head(m[0]), tuple(m[0].setting)): list(m[0].setting) for m in groups.values()}
-    short, common = shorten(series)
-    pref_short, pref_common = shorten({k: v.split() for k, v in short.items() if not k[0].startswith("true reward")})
-    label = {k: " ".join(filter(None, [k[0], pref_short.get(k, short[k])])) for k in series}
-    colours = _colours([label[k] for k in series if not k[0].startswith("true reward")])
+    # preference groups named apart from each other, baselines from every group; the same name on every task
+    label, pref_common = _preference_labels(runs)
+    _, common = shorten({group: members[0].setting for group, members in groups.items()})
+    colours = _colours(set(label.values()))
+    label |= {group: " ".join([_head(m[0]), *(w for w in m[0].setting if w not in common)])
+              for group, m in groups.items() if m[0].config["true_reward"]}
     counts: dict[str, list[int]] = defaultdict(list)
     handles: dict[str, object] = {}
     fig, axes = plt.subplots(1, len(envs), figsize=(_panel_width(len(envs)) * len(envs), 3.8), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
         means, other_rl = [], 0
-        for members in (m for m in groups.values() if m[0].config["env"] == env):
+        for group, members in groups.items():
+            if members[0].config["env"] != env:
+                continue
             steps, mean, half = _curve(members, key)
             if len(steps) == 0:
                 continue
             means.append(mean)
-            k = (_head(members[0]), tuple(members[0].setting))
             # baselines black on the raw reward, gray standardised; dashed, then dotted, dash-dotted, ...
-            style = {"color": colours.get(label[k])}
+            style = {"color": colours.get(label[group])}
             if members[0].config["true_reward"]:
                 style = {"color": "dimgray" if members[0].config.get("scale_true_reward") else "black",
                          "ls": BASELINE_STYLES[other_rl % len(BASELINE_STYLES)]}
                 other_rl += 1
             line, = ax.plot(steps, mean, **style)
             ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=line.get_color())
-            handles.setdefault(label[k], line)
-            counts[label[k]].append(len(members))
+            handles.setdefault(label[group], line)
+            counts[label[group]].append(len(members))
         if means:  # frame the means: a 2-seed interval (t = 12.7) would squash every line flat
             lo, hi = float(np.nanmin(np.concatenate(means))), float(np.nanmax(np.concatenate(means)))
             pad = 0.25 * (hi - lo) or 1.0
@@ -154,9 +155,9 @@ def learning_curves(runs: list[Run], path: Path, key: str = "eval/true_return") 
     axes[0][0].set_ylabel("true return (deterministic eval)")
     order = sorted(handles, key=lambda name: (name.startswith("true reward"), _in_order(name)))
     _shared_legend(fig, {f"{name} ({_n_seeds(counts[name])})": handles[name] for name in order})
+    pref_only = [w for w in pref_common if w not in common]
     _caption(fig, [f"every run: {' '.join(common)}" if common else "",
-                   f"every preference run: {' '.join(pref_common)}" if pref_common else ""],
-             70 * len(envs))
+                   f"every preference run: {' '.join(pref_only)}" if pref_only else ""], 70 * len(envs))
     return _save(fig, path)
 
 
@@ -225,10 +226,8 @@ def _preference_labels(runs: list[Run]) -> tuple[dict[str, str], list[str]]:
     """Per preference group: its budget and what sets it apart from the other preference groups
     (every task), and the settings they all share (for the caption)."""
     groups = _by_group([r for r in runs if not r.config["true_reward"]])
-    series = {(_head(m[0]), tuple(m[0].setting)): list(m[0].setting) for m in groups.values()}
-    short, common = shorten(series)
-    return {g: " ".join(filter(None, [_head(m[0]), short[(_head(m[0]), tuple(m[0].setting))]]))
-            for g, m in groups.items()}, common
+    short, common = shorten({group: members[0].setting for group, members in groups.items()})
+    return {group: " ".join(filter(None, [_head(m[0]), short[group]])) for group, m in groups.items()}, common
 
 
 def reward_model_accuracy(runs: list[Run], path: Path) -> dict[str, Any]:
@@ -282,5 +281,5 @@ def hacking(runs: list[Run], path: Path, threshold: float = 0.6) -> dict[str, An
         twin.set_ylabel("true return")
         ax.legend(loc="lower left", fontsize=7)
         twin.legend(loc="lower right", fontsize=7)
-    _caption(fig, [f"every run: {' '.join(common)}" if common else ""], 80)
+    _caption(fig, [f"every preference run: {' '.join(common)}" if common else ""], 80)
     return _save(fig, path)
