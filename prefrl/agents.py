@@ -42,14 +42,46 @@ class InfoDummyVecEnv(DummyVecEnv):
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
 
 
+class TrainingHorizon(gym.Wrapper):
+    """Truncates episodes after ``steps`` steps, before the task's own time limit. The length may be
+    changed while episodes run (``set_training_horizon``); an episode already past a new, shorter
+    length ends at its next step."""
+
+    def __init__(self, env: gym.Env, steps: int):
+        super().__init__(env)
+        self.horizon, self.elapsed = steps, 0
+
+    def set_horizon(self, steps: int) -> None:
+        self.horizon = steps
+
+    def reset(self, **kwargs):
+        self.elapsed = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.elapsed += 1
+        return obs, reward, terminated, truncated or self.elapsed >= self.horizon, info
+
+
 def make_vec_env(env_name: str, n_envs: int, seed: int, episode_steps: int | None = None) -> VecEnv:
     """n_envs copies of ``prefrl/<env_name>-v0``, each in a Monitor (which records true returns);
-    ``episode_steps``: truncate episodes there instead of at the task's fixed length."""
+    ``episode_steps``: truncate episodes there (a ``TrainingHorizon``) instead of at the task's fixed
+    length."""
     env_id = envs.env_id(env_name)
-    limit = {"max_episode_steps": episode_steps} if episode_steps else {}
-    venv = InfoDummyVecEnv([lambda: Monitor(gym.make(env_id, **limit)) for _ in range(n_envs)])
+
+    def make() -> gym.Env:
+        env = gym.make(env_id)
+        return Monitor(TrainingHorizon(env, episode_steps) if episode_steps else env)
+
+    venv = InfoDummyVecEnv([make for _ in range(n_envs)])
     venv.seed(seed)
     return venv
+
+
+def set_training_horizon(venv: VecEnv, steps: int) -> None:
+    """Make the episodes of a ``make_vec_env(..., episode_steps)`` env ``steps`` long from now on."""
+    venv.env_method("set_horizon", steps)
 
 
 def env_timing(env_name: str) -> tuple[float, int]:
@@ -108,6 +140,17 @@ def training_episode_steps(config: RunConfig) -> int:
         raise ConfigError(f"--train-episode-steps {steps} is shorter than a segment ({segment} steps): "
                           "give a longer one or shorten --segment-seconds")
     return steps
+
+
+def training_horizon(config: RunConfig, env_steps: int) -> int:
+    """Length of the training episodes after ``env_steps`` steps of the run: ``training_episode_steps``,
+    growing linearly to the task's own length over ``train_episode_growth`` x ``steps``."""
+    start = training_episode_steps(config)
+    if not config.train_episode_growth:
+        return start
+    _, length = env_timing(config.env)
+    progress = min(1.0, env_steps / (config.train_episode_growth * config.steps))
+    return round(start + progress * (length - start))
 
 
 GSDE_LOG_STD_INIT = -2.0

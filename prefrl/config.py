@@ -96,6 +96,11 @@ class RunConfig:
                                       "more of the experience starts from the reset posture, not from a body lying "
                                       "where it fell. Evaluations keep the task's full episode. 0: the task's own",
                                    rl=True)
+    train_episode_growth: float = arg(0.0, "share of --steps over which the training episodes grow, linearly, from "
+                                           "--train-episode-steps to the task's own length (e.g. 0.5: 200 steps "
+                                           "at the start, the whole 1000 from half-way on), so that the agent "
+                                           "learns from the reset posture first and ends trained on the episode it "
+                                           "is evaluated on. 0: they stay at --train-episode-steps", rl=True)
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
@@ -154,6 +159,13 @@ class RunConfig:
             raise ConfigError(f"--reward-std must be a positive number, got {self.reward_std}")
         if not 0 <= self.gae_lambda <= 1:
             raise ConfigError(f"--gae-lambda must be in [0, 1] (0: the task's own), got {self.gae_lambda}")
+        if not 0 <= self.train_episode_growth <= 1:
+            raise ConfigError(f"--train-episode-growth must be in [0, 1] (a share of --steps; 0: no growth), "
+                              f"got {self.train_episode_growth}")
+        if self.train_episode_growth and not self.train_episode_steps:
+            raise ConfigError("--train-episode-growth grows the training episodes from --train-episode-steps to the "
+                              "task's own length; without --train-episode-steps they are that length already: "
+                              "add --train-episode-steps or drop --train-episode-growth")
         if not math.isfinite(self.log_std_init):
             raise ConfigError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.env not in task_names():

@@ -136,6 +136,10 @@ class SegmentRecorder(VecEnvWrapper):
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
 
+    def keep(self, episodes: int) -> None:
+        """Keep the last ``episodes`` episodes from now on (the newest of those already kept stay)."""
+        self.episodes = deque(self.episodes, maxlen=episodes)
+
     def reset(self):
         self._current = [EpisodeRecord() for _ in range(self.num_envs)]
         self._last_obs = self.venv.reset()

@@ -74,7 +74,8 @@ class PreferenceRun:
         round_steps = config.n_envs * episode_steps  # one episode in every env
         self.pretrain_steps = round_steps * -(-config.pretrain_steps // round_steps)
         self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed, episode_steps),
-                                        keep_episodes=max(32, 32_000 // episode_steps))
+                                        keep_episodes=self.episodes_kept(episode_steps))
+        self.horizon = episode_steps
         venv = self.recorder
         if not config.true_reward:
             self.store = LabelStore(member.store if member else self.path / "labels.sqlite")
@@ -160,6 +161,8 @@ class PreferenceRun:
             end = cfg.explore_steps if self.exploring else cfg.steps
             if cfg.rune_beta:
                 self.reward_wrapper.bonus = self.rune_weight(self.agent.num_timesteps)
+            if cfg.train_episode_growth:
+                self.grow_horizon(self.agent.num_timesteps)
             self.agent.learn(min(cfg.chunk_steps, end - self.agent.num_timesteps), reset_num_timesteps=False,
                              tb_log_name="tb", callback=self.learn_callback)
             steps = self.agent.num_timesteps
@@ -188,6 +191,19 @@ class PreferenceRun:
             with clock("checkpoint"):
                 self.save_checkpoint()
         return self.finish()
+
+    @staticmethod
+    def episodes_kept(episode_steps: int) -> int:
+        """Episodes the recorder keeps for queries: about 32k steps of the latest behaviour."""
+        return max(32, 32_000 // episode_steps)
+
+    def grow_horizon(self, steps: int) -> None:
+        """``train_episode_growth``: lengthen the training episodes to their length at ``steps``."""
+        horizon = agents.training_horizon(self.config, steps)
+        if horizon != self.horizon:
+            agents.set_training_horizon(self.recorder, horizon)
+            self.recorder.keep(self.episodes_kept(horizon))
+            self.horizon = horizon
 
     def features(self, segments: list[Segment]) -> np.ndarray:
         """Reward-model inputs of segments of one length: the observation entries the task's
@@ -449,6 +465,8 @@ class PreferenceRun:
             learned["train/mean_r_hat"] = mean_r_hat
             if self.config.rune_beta:
                 learned |= {"train/rune_weight": self.reward_wrapper.bonus, "train/mean_rune_bonus": mean_bonus}
+        if self.config.train_episode_growth:
+            learned["train/episode_steps"] = self.horizon
         metrics = {
             "env_steps": self.agent.num_timesteps,
             "labels": 0 if self.config.true_reward else self.labels_used(),

@@ -635,7 +635,26 @@ def test_train_episode_steps_shortens_the_agents_training_episodes_not_its_evalu
         assert summary["final_true_return"] == pytest.approx(final.mean)
         short = agents.make_vec_env("ToyLine", 1, 0, episode_steps=32)
         full = agents.make_vec_env("ToyLine", 1, 0)
-        assert (short.envs[0].spec.max_episode_steps, full.envs[0].spec.max_episode_steps) == (32, 40)
+        assert (short.get_attr("horizon"), full.env_is_wrapped(agents.TrainingHorizon)) == ([32], [False])
+
+
+def test_train_episode_growth_lengthens_the_training_episodes_to_the_tasks_own(tmp_path):
+    from prefrl import agents
+
+    config = RunConfig(**{**TINY, "steps": 8192, "train_episode_steps": 30, "train_episode_growth": 0.5})
+    # 30 steps at the start, the task's 40 from half of the 8192 steps on, linear between
+    assert [agents.training_horizon(config, t) for t in (0, 2048, 4096, 8192)] == [30, 35, 40, 40]
+    run = PreferenceRun(config, tmp_path / "run")
+    run.run()
+    logged = [m["train/episode_steps"] for m in map(json.loads, (tmp_path / "run/metrics.jsonl").open())]
+    assert logged == [30, 35, 40, 40]  # each chunk's length, the chunks starting at 0, 2048, 4096, 6144 steps
+    lengths = [len(seg.obs) for seg in run.recorder.episodes]
+    assert set(lengths) <= {30, 35, 40} and lengths[0] == 30 and lengths[-8:] == [40] * 8
+    assert run.recorder.episodes.maxlen == 32_000 // 40
+    with pytest.raises(ConfigError, match="without --train-episode-steps"):
+        RunConfig(**{**TINY, "train_episode_growth": 0.5})
+    with pytest.raises(ConfigError, match=r"--train-episode-growth must be in \[0, 1\]"):
+        RunConfig(**{**TINY, "train_episode_steps": 30, "train_episode_growth": 1.5})
 
 
 @pytest.mark.parametrize("steps, message", [(41, "longer than ToyLine's episode of 40 steps"),
