@@ -125,6 +125,13 @@ def group_pct_resamples(stats: dict[str, Any], summary: dict[str, Any], rng: np.
                          summary[stats["r0_baseline"]]["initial_true_return_per_seed"], rng)
 
 
+def setting_rng(setting: str, env: str) -> np.random.Generator:
+    """The bootstrap's random stream for a setting (a group's name without its task) on a task: one of
+    its own per setting and task, so draws are independent across tasks and a setting's interval does
+    not move when other settings join the folder."""
+    return np.random.default_rng([zlib.crc32(setting.encode()), zlib.crc32(env.encode())])
+
+
 def initial_return(run: Run) -> float:
     """The run's first evaluation (after one chunk of RL: close to the initial policy); nan if none."""
     evals = [m["eval/true_return"] for m in run.metrics if isinstance(m.get("eval/true_return"), (int, float))]
@@ -238,10 +245,7 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
             row["undefined"].append(stats["env"])
             continue
         row["pct_per_task"][stats["env"]] = pct
-        # a stream of its own per setting and task: independent across tasks, and a setting's
-        # interval does not move when other settings join the folder
-        draws[setting][stats["env"]] = group_pct_resamples(
-            stats, summary, np.random.default_rng([zlib.crc32(setting.encode()), zlib.crc32(stats["env"].encode())]))
+        draws[setting][stats["env"]] = group_pct_resamples(stats, summary, setting_rng(setting, stats["env"]))
         row["seeds_per_task"][stats["env"]] = len(stats["seeds"])
         row["baseline_per_task"][stats["env"]] = stats["true_reward_baseline"]
         row["wall_time_ratio_per_task"][stats["env"]] = stats["wall_time_vs_true_reward"]
