@@ -28,14 +28,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from prefrl import agents, run_dir  # noqa: E402
+from prefrl.config import RunConfig  # noqa: E402
 
 LAST_CHUNKS = 5
 """Logged chunks whose training episodes give the training figure."""
 
 
-def training_return(run: Path, episode_steps: int) -> float:
+def training_return(run: Path, config: RunConfig, episode_steps: int) -> float:
     """Mean true return per step of the last ``LAST_CHUNKS`` chunks' training episodes, times ``episode_steps``."""
-    config = run_dir.load_config(run)
     rows = [m for m in run_dir.MetricsLog(run / "metrics.jsonl").read() if np.isfinite(m.get("train/true_return", np.nan))]
     if not rows:
         raise ValueError(f"{run}: metrics.jsonl logs no training return")
@@ -55,7 +55,7 @@ def windows(run: Path, window: int, rollout: bool = True) -> dict[str, Any]:
     _, length = agents.env_timing(config.env)
     if not rollout:
         return {"run": run.name, "env": config.env, "final_true_return": summary["final_true_return"],
-                "training_return_scaled": training_return(run, length)}
+                "training_return_scaled": training_return(run, config, length)}
     episodes = summary.get("final_eval_episodes", config.final_eval_episodes)
     # loaded on an env of its own: loading on the evaluation's env would use up that env's seeds
     agent = agents.load_agent(config, run / "policy.zip", agents.make_vec_env(config.env, 1, 0), None)
@@ -73,7 +73,7 @@ def windows(run: Path, window: int, rollout: bool = True) -> dict[str, Any]:
         "env": config.env,
         "final_true_return": summary["final_true_return"],
         "true_return": float(rewards.sum(axis=0).mean()),
-        "training_return_scaled": training_return(run, length),
+        "training_return_scaled": training_return(run, config, length),
         "window": window,
         "window_returns": [float(rewards[i:i + window].sum(axis=0).mean()) for i in edges],
     }
