@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from prefrl.results import group_pct_resamples, percentile_interval, setting_rng
+from prefrl.results import group_pct_resamples, group_rng, is_preference_group, percentile_interval
 
 
 def pick(spec: str) -> tuple[Path, str, dict[str, Any], dict[str, Any]]:
@@ -37,7 +37,7 @@ def pick(spec: str) -> tuple[Path, str, dict[str, Any], dict[str, Any]]:
     if group not in summary:
         raise ValueError(f"no group {group!r} in {path}; its groups are its top-level keys")
     stats = summary[group]
-    if stats["true_reward"] or "return_vs_true_reward_pct" not in stats:
+    if not is_preference_group(stats):
         raise ValueError(f"{group!r} in {path} is a baseline or has no baseline to be read against; "
                          "pick a preference group")
     return Path(folder), group, stats, summary
@@ -53,7 +53,7 @@ def combine(specs: Sequence[str]) -> dict[str, Any]:
     rows, draws = [], []
     for folder, group, stats, summary in picks:
         env = stats["env"]
-        draws.append(group_pct_resamples(stats, summary, setting_rng(group.removeprefix(env + " "), env)))
+        draws.append(group_pct_resamples(stats, summary, group_rng(group, env)))
         rows.append({"results": str(folder), "group": group, "env": env, "seeds": stats["seeds"],
                      "pct": stats["return_vs_true_reward_pct"], "pct_ci95": stats["return_vs_true_reward_pct_ci95"],
                      "baseline": stats["true_reward_baseline"]})

@@ -125,11 +125,21 @@ def group_pct_resamples(stats: dict[str, Any], summary: dict[str, Any], rng: np.
                          summary[stats["r0_baseline"]]["initial_true_return_per_seed"], rng)
 
 
-def setting_rng(setting: str, env: str) -> np.random.Generator:
-    """The bootstrap's random stream for a setting (a group's name without its task) on a task: one of
-    its own per setting and task, so draws are independent across tasks and a setting's interval does
-    not move when other settings join the folder."""
-    return np.random.default_rng([zlib.crc32(setting.encode()), zlib.crc32(env.encode())])
+def is_preference_group(stats: dict[str, Any]) -> bool:
+    """A preference group of a summary with a % of true-reward RL (a baseline to be read against)."""
+    return not stats["true_reward"] and "return_vs_true_reward_pct" in stats
+
+
+def setting_of(group: str, env: str) -> str:
+    """A group's name without its task: the setting that across_tasks reads over tasks."""
+    return group.removeprefix(env + " ")
+
+
+def group_rng(group: str, env: str) -> np.random.Generator:
+    """The bootstrap's random stream for a group (its setting on its task): one of its own per setting
+    and task, so draws are independent across tasks and a setting's interval does not move when other
+    settings join the folder."""
+    return np.random.default_rng([zlib.crc32(setting_of(group, env).encode()), zlib.crc32(env.encode())])
 
 
 def initial_return(run: Run) -> float:
@@ -234,9 +244,9 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     draws: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     for group, stats in sorted(summary.items()):
-        if stats["true_reward"] or "return_vs_true_reward_pct" not in stats:
+        if not is_preference_group(stats):
             continue
-        setting = group.removeprefix(stats["env"] + " ")
+        setting = setting_of(group, stats["env"])
         row = out.setdefault(setting, {"labels": stats["labels"], "setting": stats["setting"], "pct_per_task": {},
                                        "seeds_per_task": {}, "baseline_per_task": {}, "wall_time_ratio_per_task": {},
                                        "cpu_time_ratio_per_task": {}, "undefined": []})
@@ -245,7 +255,7 @@ def across_tasks(summary: dict[str, Any]) -> dict[str, Any]:
             row["undefined"].append(stats["env"])
             continue
         row["pct_per_task"][stats["env"]] = pct
-        draws[setting][stats["env"]] = group_pct_resamples(stats, summary, setting_rng(setting, stats["env"]))
+        draws[setting][stats["env"]] = group_pct_resamples(stats, summary, group_rng(group, stats["env"]))
         row["seeds_per_task"][stats["env"]] = len(stats["seeds"])
         row["baseline_per_task"][stats["env"]] = stats["true_reward_baseline"]
         row["wall_time_ratio_per_task"][stats["env"]] = stats["wall_time_vs_true_reward"]
