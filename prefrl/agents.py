@@ -43,36 +43,45 @@ class InfoDummyVecEnv(DummyVecEnv):
 
 
 class TrainingHorizon(gym.Wrapper):
-    """Truncates episodes after ``steps`` steps, before the task's own time limit. The length may be
-    changed while episodes run (``set_training_horizon``); an episode already past a new, shorter
-    length ends at its next step."""
+    """Truncates episodes after ``steps`` steps, before the task's own time limit, and (``down_steps``)
+    once the body has been down for that many steps in a row: in the state in which the v5 task
+    would have ended (``info["healthy"]`` 0; a task that does not report it is never down). The
+    length may be changed while episodes run (``set_training_horizon``); an episode already past a
+    new, shorter length ends at its next step. Both cuts are truncations, never terminations: the
+    agent's value is bootstrapped there, so an episode's end says nothing about its reward."""
 
-    def __init__(self, env: gym.Env, steps: int):
+    def __init__(self, env: gym.Env, steps: int, down_steps: int | None = None):
         super().__init__(env)
         self.horizon, self.elapsed = steps, 0
+        self.down_steps, self.down = down_steps, 0
 
     def set_horizon(self, steps: int) -> None:
         self.horizon = steps
 
     def reset(self, **kwargs):
-        self.elapsed = 0
+        self.elapsed = self.down = 0
         return self.env.reset(**kwargs)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.elapsed += 1
-        return obs, reward, terminated, truncated or self.elapsed >= self.horizon, info
+        self.down = 0 if info.get("healthy", 1.0) else self.down + 1
+        fallen = self.down_steps is not None and self.down >= self.down_steps
+        return obs, reward, terminated, truncated or fallen or self.elapsed >= self.horizon, info
 
 
-def make_vec_env(env_name: str, n_envs: int, seed: int, episode_steps: int | None = None) -> VecEnv:
+def make_vec_env(env_name: str, n_envs: int, seed: int, episode_steps: int | None = None,
+                 down_steps: int | None = None) -> VecEnv:
     """n_envs copies of ``prefrl/<env_name>-v0``, each in a Monitor (which records true returns);
-    ``episode_steps``: truncate episodes there (a ``TrainingHorizon``) instead of at the task's fixed
-    length."""
+    ``episode_steps``: truncate episodes there, ``down_steps``: truncate them once the body has been
+    down that long (a ``TrainingHorizon``), instead of at the task's fixed length only."""
     env_id = envs.env_id(env_name)
 
     def make() -> gym.Env:
         env = gym.make(env_id)
-        return Monitor(TrainingHorizon(env, episode_steps) if episode_steps else env)
+        if not (episode_steps or down_steps):
+            return Monitor(env)
+        return Monitor(TrainingHorizon(env, episode_steps or env.spec.max_episode_steps, down_steps))
 
     venv = InfoDummyVecEnv([make for _ in range(n_envs)])
     venv.seed(seed)
@@ -139,6 +148,19 @@ def training_episode_steps(config: RunConfig) -> int:
     if steps < (segment := segment_steps(config)):
         raise ConfigError(f"--train-episode-steps {steps} is shorter than a segment ({segment} steps): "
                           "give a longer one or shorten --segment-seconds")
+    return steps
+
+
+def training_down_steps(config: RunConfig) -> int | None:
+    """``train_down_seconds`` in control steps (None: off). Refused when shorter than a segment (a
+    fall's episode must still hold a clip)."""
+    if not config.train_down_seconds:
+        return None
+    dt, _ = env_timing(config.env)
+    steps = max(1, round(config.train_down_seconds / dt))
+    if steps < (segment := segment_steps(config)):
+        raise ConfigError(f"--train-down-seconds {config.train_down_seconds:g} is {steps} steps of {config.env}, "
+                          f"shorter than a segment ({segment} steps): give at least {segment * dt:.3g}")
     return steps
 
 

@@ -101,6 +101,13 @@ class RunConfig:
                                            "at the start, the whole 1000 from half-way on), so that the agent "
                                            "learns from the reset posture first and ends trained on the episode it "
                                            "is evaluated on. 0: they stay at --train-episode-steps", rl=True)
+    train_down_seconds: float = arg(0.0, "training episodes also end once the body has been down (in the state in "
+                                         "which the v5 task would have ended: fallen, torso too low or tilted) this "
+                                         "many seconds of simulated time in a row, e.g. 1: little of the experience "
+                                         "is a body lying where it fell, and a body that stays up trains on whole "
+                                         "episodes. A truncation (the value bootstrapped), not a termination: the "
+                                         "end says nothing about the reward. Evaluations keep the task's full "
+                                         "episode. 0: off", rl=True)
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
@@ -166,6 +173,9 @@ class RunConfig:
             raise ConfigError("--train-episode-growth grows the training episodes from --train-episode-steps to the "
                               "task's own length; without --train-episode-steps they are that length already: "
                               "add --train-episode-steps or drop --train-episode-growth")
+        if not (math.isfinite(self.train_down_seconds) and self.train_down_seconds >= 0):
+            raise ConfigError(f"--train-down-seconds must be a number of seconds >= 0 (0: off), "
+                              f"got {self.train_down_seconds}")
         if not math.isfinite(self.log_std_init):
             raise ConfigError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.env not in task_names():

@@ -65,6 +65,7 @@ class PreferenceRun:
         self.config = config
         given = self.given_reward_model() if config.reward_model else None  # checked before the run dir is made
         episode_steps = agents.training_episode_steps(config)  # likewise
+        down_steps = agents.training_down_steps(config)  # likewise
         self.path = run_dir.prepare(path, config)
         self.rng = np.random.default_rng(config.seed)
         self.on_metrics = on_metrics or (lambda m: None)
@@ -73,7 +74,8 @@ class PreferenceRun:
         self.segment_steps = agents.segment_steps(config)
         round_steps = config.n_envs * episode_steps  # one episode in every env
         self.pretrain_steps = round_steps * -(-config.pretrain_steps // round_steps)
-        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed, episode_steps),
+        self.recorder = SegmentRecorder(agents.make_vec_env(config.env, config.n_envs, config.seed, episode_steps,
+                                                            down_steps),
                                         keep_episodes=self.episodes_kept(episode_steps))
         self.horizon = episode_steps
         venv = self.recorder

@@ -666,3 +666,32 @@ def test_a_train_episode_length_that_cannot_hold_the_task_is_refused_before_anyt
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="must be >= 0"):
         RunConfig(**{**TINY, "train_episode_steps": -1})
+
+
+def test_train_down_seconds_ends_training_episodes_of_a_fallen_body_as_truncations(tmp_path):
+    from prefrl import agents
+
+    config = RunConfig(env="Walker2d", train_down_seconds=0.4)
+    down = agents.training_down_steps(config)
+    assert down == 50  # 0.4 s of Walker2d's 0.008 s control step
+    venv = agents.make_vec_env("Walker2d", 1, 0, 1000, down)
+    rng, run_down, ends = np.random.default_rng(0), 0, []
+    venv.reset()
+    for _ in range(600):  # random flailing: the walker falls within a few dozen steps
+        _, _, dones, infos = venv.step(rng.uniform(-1, 1, (1, 6)))
+        run_down = 0 if infos[0]["healthy"] else run_down + 1
+        if dones[0]:
+            ends.append((run_down, infos[0]["TimeLimit.truncated"], infos[0]["episode"]["l"]))
+            run_down = 0
+    assert len(ends) >= 3
+    assert all(d == down and truncated and length < 1000 for d, truncated, length in ends)
+    # evaluations and a run without the setting keep the task's whole episodes
+    assert agents.training_down_steps(RunConfig(env="Walker2d")) is None
+    full = agents.make_vec_env("Walker2d", 1, 0)
+    full.reset()
+    assert not any(full.step(np.zeros((1, 6)))[2][0] for _ in range(600))
+    with pytest.raises(ConfigError, match=r"shorter than a segment \(45 steps\): give at least 0.36"):
+        PreferenceRun(RunConfig(env="Walker2d", train_down_seconds=0.2), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="--train-down-seconds must be a number of seconds >= 0"):
+        RunConfig(env="Walker2d", train_down_seconds=-1.0)
