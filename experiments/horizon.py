@@ -3,10 +3,10 @@
 Its saved policy (policy.zip) acts deterministically in the final evaluation's episodes (the same
 number and seeds, so their mean reproduces summary.json's final_true_return), and the true return
 and torso height are reported per window of steps. Beside them: the return per step of the agent's
-last training episodes (metrics.jsonl's train/true_return over the training episode's length) times
-the task's episode length, what the policy would score if it went on as it did in training. A policy
-trained on short episodes that hops through them and then falls shows a high training figure, high
-early windows and a collapse after.
+last training episodes (metrics.jsonl's train/true_return over their mean length, train/episode_length, or
+in runs that predate it the configured length) times the task's episode length, what the policy would
+score if it went on as it did in training. A policy trained on short episodes that hops through them
+and then falls shows a high training figure, high early windows and a collapse after.
 
     python -m experiments.horizon RUN_DIR [RUN_DIR ...] [--window 100] [--training-only] [--out FILE.json]
 """
@@ -39,8 +39,9 @@ def training_return(run: Path, config: RunConfig, episode_steps: int) -> float:
     rows = [m for m in run_dir.MetricsLog(run / "metrics.jsonl").read() if np.isfinite(m.get("train/true_return", np.nan))]
     if not rows:
         raise ValueError(f"{run}: metrics.jsonl logs no training return")
-    fixed = agents.training_episode_steps(config)  # unless the run logs its (growing) length
-    per_step = [m["train/true_return"] / m.get("train/episode_steps", fixed) for m in rows[-LAST_CHUNKS:]]
+    fixed = agents.training_episode_steps(config)  # unless the run logs its episodes' (growing, cut) length
+    per_step = [m["train/true_return"] / m.get("train/episode_length", m.get("train/episode_steps", fixed))
+                for m in rows[-LAST_CHUNKS:]]
     return float(np.mean(per_step) * episode_steps)
 
 

@@ -460,7 +460,8 @@ class PreferenceRun:
 
     # ------------------------------------------------------------------ bookkeeping
     def log(self, metrics: dict[str, Any]) -> None:
-        ep_returns = [ep["r"] for ep in self.agent.ep_info_buffer or ()]  # Monitor: true returns (none before RL)
+        episodes = self.agent.ep_info_buffer or ()  # Monitor: true returns and lengths (none before RL)
+        ep_returns = [ep["r"] for ep in episodes]
         learned = {}
         if not (self.config.true_reward or self.exploring):
             mean_r_hat, mean_bonus = self.reward_wrapper.pop_means()
@@ -474,6 +475,7 @@ class PreferenceRun:
             "labels": 0 if self.config.true_reward else self.labels_used(),
             "wall_time": time.time() - self.start_time,
             "train/true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
+            "train/episode_length": float(np.mean([ep["l"] for ep in episodes])) if episodes else float("nan"),
             **agents.exploration_metrics(self.agent),
             **learned,
             **metrics,

@@ -628,6 +628,8 @@ def test_train_episode_steps_shortens_the_agents_training_episodes_not_its_evalu
         assert run.pretrain_steps % (TINY["n_envs"] * 32) == 0  # whole (short) episodes in every env
         assert {len(seg.obs) for seg in run.recorder.episodes} == {32}  # the task's own episode is 40 steps
         assert {ep["l"] for ep in run.agent.ep_info_buffer} == {32}
+        logged = [json.loads(line) for line in (tmp_path / f"short{len(extra)}" / "metrics.jsonl").open()]
+        assert [m["train/episode_length"] for m in logged] == [32.0, 32.0]
         # the final evaluation ran whole 40-step episodes: the saved policy on the task's own env gives its number
         policy = agents.load_agent(run.config, tmp_path / f"short{len(extra)}" / "policy.zip",
                                    agents.make_vec_env("ToyLine", 1, 0), str(tmp_path))
