@@ -65,9 +65,10 @@ class TrainingHorizon(gym.Wrapper):
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.elapsed += 1
-        self.down = 0 if info.get("healthy", 1.0) else self.down + 1
-        fallen = self.down_steps is not None and self.down >= self.down_steps
-        return obs, reward, terminated, truncated or fallen or self.elapsed >= self.horizon, info
+        if self.down_steps is not None:  # only runs that cut falls count the steps down
+            self.down = 0 if info.get("healthy", 1.0) else self.down + 1
+            truncated = truncated or self.down >= self.down_steps
+        return obs, reward, terminated, truncated or self.elapsed >= self.horizon, info
 
 
 def make_vec_env(env_name: str, n_envs: int, seed: int, episode_steps: int | None = None,
