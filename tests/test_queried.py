@@ -1,0 +1,69 @@
+"""experiments.queried: the share of queried clip steps with the body down, by stage of a run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments import queried
+from prefrl.config import ConfigError
+from prefrl.segments import Segment
+from prefrl.store import LabelStore
+
+
+def clip(down_steps: int, reward: float, t: int = 4) -> Segment:
+    healthy = np.ones(t)
+    healthy[:down_steps] = 0.0
+    return Segment(np.zeros((t, 3), np.float32), np.zeros((t, 1), np.float32), np.full(t, reward),
+                   np.zeros((t, 2)), np.zeros((t, 2)), facts={"healthy": healthy}, env_steps=0)
+
+
+def make_run(root, name, queries, steps=400, finished=True):
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"env": "Hopper", "steps": steps}))
+    if finished:
+        (run / "summary.json").write_text("{}")
+    store = LabelStore(run / "labels.sqlite")
+    for env_steps, left, right in queries:
+        q = store.add_query(left, right, env_steps=env_steps, selector="uniform")
+        store.add_label(q.id, "oracle", "left")
+    store.add_query(clip(4, 0.0), clip(4, 0.0), env_steps=0, selector="uniform")  # never answered: not counted
+    store.close()
+    return run
+
+
+def test_stages_split_pretraining_and_quarters_of_the_run():
+    config = {"steps": 400}
+    assert [queried.stage(s, config) for s in (0, 1, 100, 101, 300, 301, 400)] == [0, 1, 1, 2, 3, 4, 4]
+
+
+def test_report_counts_down_steps_pairs_and_rewards_per_stage_and_arm(tmp_path, capsys):
+    make_run(tmp_path, "Hopper_700_s0", [(0, clip(4, 0.0), clip(3, 1.0)),   # both mostly down
+                                         (0, clip(4, 0.0), clip(0, 1.0)),   # one down
+                                         (350, clip(0, 2.0), clip(1, 4.0))])
+    make_run(tmp_path, "Hopper_700_s1", [(0, clip(0, 1.0), clip(0, 1.0))])
+    make_run(tmp_path, "Hopper_700_s2", [(0, clip(4, 0.0), clip(4, 0.0))], finished=False)  # still running
+    assert queried.main([str(tmp_path)]) == 0
+    out = json.loads((tmp_path / "queried.json").read_text())
+    assert sorted(out["runs"]) == ["Hopper_700_s0", "Hopper_700_s1"]
+    pre, last = out["runs"]["Hopper_700_s0"]
+    assert pre == {"stage": "pretraining", "labels": 2, "down_share": pytest.approx(11 / 16),
+                   "both_down": 0.5, "true_reward_per_step": 0.5}
+    assert last == {"stage": "4th quarter", "labels": 1, "down_share": pytest.approx(1 / 8),
+                    "both_down": 0.0, "true_reward_per_step": 3.0}
+    arm = out["arms"]["Hopper_700"]
+    assert arm["seeds"] == 2
+    assert arm["stages"]["pretraining"]["down_share"] == pytest.approx((11 / 16 + 0) / 2)
+    assert arm["stages"]["4th quarter"]["labels"] == 1.0  # only seed 0 asked then
+    assert "Hopper_700_s0: pretraining 69% down (50% both), 4th quarter 12% down (0% both)" in capsys.readouterr().out
+
+
+def test_a_folder_without_label_stores_is_a_clear_error(tmp_path):
+    (tmp_path / "runs" / "Hopper_true_s0").mkdir(parents=True)
+    (tmp_path / "runs" / "Hopper_true_s0" / "config.json").write_text(json.dumps({"steps": 10}))
+    with pytest.raises(ConfigError, match="no finished run with a labels.sqlite"):
+        queried.main([str(tmp_path)])
+    with pytest.raises(ConfigError, match="has no runs/ folder"):
+        queried.main([str(tmp_path / "runs")])
+    assert not (tmp_path / "queried.json").exists()
