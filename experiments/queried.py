@@ -5,10 +5,12 @@
 For every finished run under RESULTS/runs that kept its label store (``labels.sqlite``), its
 answered queries are grouped by when they were asked: pretraining (the queries on the first
 policy's clips), then each quarter of the run's env steps. Per group: the share of clip steps with
-the body down (``info["healthy"]`` 0, the state in which the v5 task would have ended), the share
-of pairs in which both clips are down for most of their steps (the teacher then ranks two ways of
-lying on the ground), and the mean true reward per clip step. A run whose queries show fallen
-bodies spends its labels teaching the reward model about lying, not about walking. Writes
+the body down (``info["healthy"]`` 0, the state in which the v5 task would have ended, which
+``--train-down-seconds`` counts: for Walker2d a fallen body; for Hopper also a torso leaning more
+than 0.2 rad, as it does while hopping fast), the share of pairs in which both clips are down for
+most of their steps, the clips' mean torso height where the task reports it, and their mean true
+reward per step. A run whose queries show fallen bodies spends its labels teaching the reward
+model about lying, not about walking. Writes
 ``queried.json`` into RESULTS (per run and, over seeds, per arm) and prints one row per run.
 """
 
@@ -44,12 +46,15 @@ def down_share(segment: Segment) -> float:
 
 def stage_row(pairs: list[tuple[Segment, Segment]]) -> dict[str, float]:
     clips = [s for pair in pairs for s in pair]
-    return {
+    row = {
         "labels": len(pairs),
         "down_share": float(np.mean([down_share(s) for s in clips])),
         "both_down": float(np.mean([down_share(a) > 0.5 and down_share(b) > 0.5 for a, b in pairs])),
         "true_reward_per_step": float(np.mean([s.true_reward.mean() for s in clips])),
     }
+    if "height" in clips[0].facts:
+        row["height"] = float(np.mean([np.mean(s.facts["height"]) for s in clips]))
+    return row
 
 
 def run_rows(run: Path) -> list[dict[str, Any]] | None:
@@ -109,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps({"runs": rows, "arms": mean_over_seeds(rows)}, indent=2, sort_keys=True) + "\n")
     for name, stages in rows.items():
         cells = ", ".join(f"{r['stage']} {100 * r['down_share']:.0f}% down ({100 * r['both_down']:.0f}% both)"
-                          for r in stages)
+                          + (f" height {r['height']:.2f}" if "height" in r else "") for r in stages)
         print(f"{name}: {cells}")
     return 0
 

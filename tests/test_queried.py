@@ -15,7 +15,8 @@ def clip(down_steps: int, reward: float, t: int = 4) -> Segment:
     healthy = np.ones(t)
     healthy[:down_steps] = 0.0
     return Segment(np.zeros((t, 3), np.float32), np.zeros((t, 1), np.float32), np.full(t, reward),
-                   np.zeros((t, 2)), np.zeros((t, 2)), facts={"healthy": healthy}, env_steps=0)
+                   np.zeros((t, 2)), np.zeros((t, 2)), facts={"healthy": healthy, "height": 1.2 - 0.4 * (1 - healthy)},
+                   env_steps=0)
 
 
 def make_run(root, name, queries, steps=400, finished=True):
@@ -49,14 +50,16 @@ def test_report_counts_down_steps_pairs_and_rewards_per_stage_and_arm(tmp_path, 
     assert sorted(out["runs"]) == ["Hopper_700_s0", "Hopper_700_s1"]
     pre, last = out["runs"]["Hopper_700_s0"]
     assert pre == {"stage": "pretraining", "labels": 2, "down_share": pytest.approx(11 / 16),
-                   "both_down": 0.5, "true_reward_per_step": 0.5}
+                   "both_down": 0.5, "true_reward_per_step": 0.5,
+                   "height": pytest.approx(1.2 - 0.4 * 11 / 16)}
     assert last == {"stage": "4th quarter", "labels": 1, "down_share": pytest.approx(1 / 8),
-                    "both_down": 0.0, "true_reward_per_step": 3.0}
+                    "both_down": 0.0, "true_reward_per_step": 3.0,
+                   "height": pytest.approx(1.2 - 0.4 / 8)}
     arm = out["arms"]["Hopper_700"]
     assert arm["seeds"] == 2
     assert arm["stages"]["pretraining"]["down_share"] == pytest.approx((11 / 16 + 0) / 2)
     assert arm["stages"]["4th quarter"]["labels"] == 1.0  # only seed 0 asked then
-    assert "Hopper_700_s0: pretraining 69% down (50% both), 4th quarter 12% down (0% both)" in capsys.readouterr().out
+    assert "Hopper_700_s0: pretraining 69% down (50% both) height 0.92, 4th quarter 12% down (0% both) height 1.15" in capsys.readouterr().out
 
 
 def test_a_folder_without_label_stores_is_a_clear_error(tmp_path):
