@@ -8,8 +8,8 @@ policy's clips), then each quarter of the run's env steps. Per group: the share 
 the body down (``info["healthy"]`` 0, the state in which the v5 task would have ended, which
 ``--train-down-seconds`` counts: for Walker2d a fallen body; for Hopper also a torso leaning more
 than 0.2 rad, as it does while hopping fast), the share of pairs in which both clips are down for
-most of their steps, the clips' mean torso height where the task reports it, and their mean true
-reward per step. A run whose queries show fallen bodies spends its labels teaching the reward
+most of their steps, where the task reports them the clips' mean torso height and share of steps
+upside down (``info["upright"]`` below 0, as evaluations count it), and their mean true reward per step. A run whose queries show fallen bodies spends its labels teaching the reward
 model about lying, not about walking. Writes
 ``queried.json`` into RESULTS (per run and, over seeds, per arm) and prints one row per run.
 """
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from prefrl import cli
+from prefrl.agents import upside_down_share
 from prefrl.config import ConfigError
 from prefrl.segments import Segment
 from prefrl.store import LabelStore
@@ -54,6 +55,8 @@ def stage_row(pairs: list[tuple[Segment, Segment]]) -> dict[str, float]:
     }
     if "height" in clips[0].facts:
         row["height"] = float(np.mean([np.mean(s.facts["height"]) for s in clips]))
+    if "upright" in clips[0].facts:
+        row["upside_down"] = float(np.mean([upside_down_share(s.facts["upright"]) for s in clips]))
     return row
 
 
@@ -114,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps({"runs": rows, "arms": mean_over_seeds(rows)}, indent=2, sort_keys=True) + "\n")
     for name, stages in rows.items():
         cells = ", ".join(f"{r['stage']} {100 * r['down_share']:.0f}% down ({100 * r['both_down']:.0f}% both)"
-                          + (f" height {r['height']:.2f}" if "height" in r else "") for r in stages)
+                          + (f" height {r['height']:.2f}" if "height" in r else "")
+                          + (f" {100 * r['upside_down']:.0f}% upside down" if "upside_down" in r else "") for r in stages)
         print(f"{name}: {cells}")
     return 0
 

@@ -14,9 +14,9 @@ from prefrl.store import LabelStore
 def clip(down_steps: int, reward: float, t: int = 4) -> Segment:
     healthy = np.ones(t)
     healthy[:down_steps] = 0.0
+    facts = {"healthy": healthy, "height": 1.2 - 0.4 * (1 - healthy), "upright": 2 * healthy - 1}  # down: low, upside down
     return Segment(np.zeros((t, 3), np.float32), np.zeros((t, 1), np.float32), np.full(t, reward),
-                   np.zeros((t, 2)), np.zeros((t, 2)), facts={"healthy": healthy, "height": 1.2 - 0.4 * (1 - healthy)},
-                   env_steps=0)
+                   np.zeros((t, 2)), np.zeros((t, 2)), facts=facts, env_steps=0)
 
 
 def make_run(root, name, queries, steps=400, finished=True):
@@ -51,15 +51,16 @@ def test_report_counts_down_steps_pairs_and_rewards_per_stage_and_arm(tmp_path, 
     pre, last = out["runs"]["Hopper_700_s0"]
     assert pre == {"stage": "pretraining", "labels": 2, "down_share": pytest.approx(11 / 16),
                    "both_down": 0.5, "true_reward_per_step": 0.5,
-                   "height": pytest.approx(1.2 - 0.4 * 11 / 16)}
+                   "height": pytest.approx(1.2 - 0.4 * 11 / 16), "upside_down": pytest.approx(11 / 16)}
     assert last == {"stage": "4th quarter", "labels": 1, "down_share": pytest.approx(1 / 8),
                     "both_down": 0.0, "true_reward_per_step": 3.0,
-                   "height": pytest.approx(1.2 - 0.4 / 8)}
+                   "height": pytest.approx(1.2 - 0.4 / 8), "upside_down": pytest.approx(1 / 8)}
     arm = out["arms"]["Hopper_700"]
     assert arm["seeds"] == 2
     assert arm["stages"]["pretraining"]["down_share"] == pytest.approx((11 / 16 + 0) / 2)
     assert arm["stages"]["4th quarter"]["labels"] == 1.0  # only seed 0 asked then
-    assert "Hopper_700_s0: pretraining 69% down (50% both) height 0.92, 4th quarter 12% down (0% both) height 1.15" in capsys.readouterr().out
+    assert ("Hopper_700_s0: pretraining 69% down (50% both) height 0.92 69% upside down, "
+            "4th quarter 12% down (0% both) height 1.15 12% upside down") in capsys.readouterr().out
 
 
 def test_a_folder_without_label_stores_is_a_clear_error(tmp_path):
