@@ -22,25 +22,22 @@ from typing import Any
 
 import numpy as np
 
-from prefrl.results import group_pct_resamples, group_rng, is_preference_group, percentile_interval
+from prefrl.results import (
+    group_pct_resamples,
+    group_rng,
+    is_preference_group,
+    percentile_interval,
+    read_group,
+)
 
 
 def pick(spec: str) -> tuple[Path, str, dict[str, Any], dict[str, Any]]:
-    """``DIR::GROUP`` -> (DIR, GROUP, the group's stats, the folder's summary)."""
-    folder, sep, group = spec.partition("::")
-    if not sep or not group:
-        raise ValueError(f"{spec!r}: give DIR::GROUP, a results folder and a group name of its summary.json")
-    path = Path(folder) / "summary.json"
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file; run python -m experiments.plot {folder} first")
-    summary = json.loads(path.read_text())
-    if group not in summary:
-        raise ValueError(f"no group {group!r} in {path}; its groups are its top-level keys")
-    stats = summary[group]
+    """``DIR::GROUP`` -> (DIR, GROUP, the group's stats, the folder's summary), a preference group."""
+    folder, group, stats, summary = read_group(spec)
     if not is_preference_group(stats):
-        raise ValueError(f"{group!r} in {path} is a baseline or has no baseline to be read against; "
-                         "pick a preference group")
-    return Path(folder), group, stats, summary
+        raise ValueError(f"{group!r} in {folder / 'summary.json'} is a baseline or has no baseline to be read "
+                         "against; pick a preference group")
+    return folder, group, stats, summary
 
 
 def combine(specs: Sequence[str]) -> dict[str, Any]:

@@ -125,6 +125,21 @@ def group_pct_resamples(stats: dict[str, Any], summary: dict[str, Any], rng: np.
                          summary[stats["r0_baseline"]]["initial_true_return_per_seed"], rng)
 
 
+def read_group(spec: str) -> tuple[Path, str, dict[str, Any], dict[str, Any]]:
+    """``DIR::GROUP`` -> (DIR, GROUP, the group's stats, the folder's summary.json); a ValueError
+    saying what to give when the spec, the file or the group is not there."""
+    folder, sep, group = spec.partition("::")
+    if not sep or not group:
+        raise ValueError(f"{spec!r}: give DIR::GROUP, a results folder and a group name of its summary.json")
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file; run python -m experiments.plot {folder} first")
+    summary = json.loads(path.read_text())
+    if group not in summary:
+        raise ValueError(f"no group {group!r} in {path}; its groups are its top-level keys")
+    return Path(folder), group, summary[group], summary
+
+
 def is_preference_group(stats: dict[str, Any]) -> bool:
     """A preference group of a summary with a % of true-reward RL (a baseline to be read against)."""
     return not stats["true_reward"] and "return_vs_true_reward_pct" in stats

@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+
+from experiments import compare
+from prefrl import results
+from prefrl.config import RunConfig
+
+
+def _folder(path, runs):
+    """A results folder's summary.json, as experiments.plot writes it."""
+    path.mkdir()
+    (path / "summary.json").write_text(json.dumps(results.summarise(runs)))
+
+
+def _run(env, final, seed, labels=700, **changes):
+    return results.Run("r", RunConfig(env=env, labels=labels, seed=seed, **changes).to_dict(),
+                       [{"env_steps": 1, "eval/true_return": 0.0}],
+                       {"final_true_return": final, "wall_time": 60.0, "env_steps": 1000})
+
+
+def test_small_groups_get_the_exact_permutation_test_and_fisher(tmp_path, capsys):
+    _folder(tmp_path / "a", [_run("Hopper", x, s) for s, x in enumerate([1.0, 2.0, 3.0])]
+            + [_run("Hopper", x, s, true_reward=True) for s, x in enumerate([4.0, 5.0, 6.0])])
+    a, b = f"{tmp_path / 'a'}::Hopper 700 labels disagreement", f"{tmp_path / 'a'}::Hopper true reward"
+    result = compare.compare(a, b, success=3.5)
+    assert result["mean_difference"] == -3.0
+    # of the 20 ways to split six seeds three and three, only the observed one and its mirror
+    # give a difference of 3
+    assert result["permutation"] == "exact, 20 splits" and result["permutation_p"] == pytest.approx(0.1)
+    assert result["prob_improvement"] == 0.0 and result["prob_improvement_ci95"] == [0.0, 0.0]
+    low, high = result["mean_difference_ci95"]
+    assert -5.0 <= low < -3.0 < high <= -1.0
+    # 0 of 3 against 3 of 3 above 3.5: the two extreme tables, each 1 / C(6, 3)
+    assert result["success"] == {"threshold": 3.5, "above": [0, 3], "seeds": [3, 3], "fisher_p": pytest.approx(0.1)}
+    # the same numbers every time (the stream is fixed by the groups' names)
+    assert compare.compare(a, b, success=3.5) == result
+    out = tmp_path / "c.json"
+    assert compare.main([a, b, "--success", "3.5", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == result
+    printed = capsys.readouterr().out
+    assert "A - B = -3 [" in printed and "0 of 3 against 3 of 3" in printed and "not distinguishable" in printed
+
+
+def test_large_groups_are_shuffled_at_random_and_across_folders(tmp_path):
+    # 14 seeds a group: C(28, 14) splits is too many to list
+    _folder(tmp_path / "a", [_run("Walker2d", float(s), s) for s in range(14)])
+    _folder(tmp_path / "b", [_run("Walker2d", 100.0 + s, s, true_reward=True) for s in range(14)]
+            + [_run("Walker2d", 1.0 + s, s, true_reward=True, obs_norm=True) for s in range(14)])
+    a = f"{tmp_path / 'a'}::Walker2d 700 labels disagreement"
+    far = compare.compare(a, f"{tmp_path / 'b'}::Walker2d true reward")
+    assert far["permutation"] == "100000 random shuffles"
+    assert far["permutation_p"] < 1e-3 and far["prob_improvement"] == 0.0
+    near = compare.compare(a, f"{tmp_path / 'b'}::Walker2d true reward obs_norm=True")
+    assert near["mean_difference"] == -1.0 and 0.3 < near["permutation_p"] < 0.8
+    assert near["prob_improvement"] == pytest.approx((78 + 0.5 * 13) / 196)
+    assert near["prob_improvement_ci95"][0] < near["prob_improvement"] < near["prob_improvement_ci95"][1]
+
+
+def test_fisher_matches_the_tea_tasting_table():
+    # Fisher's lady tasting tea: 3 of 4 against 1 of 4, two-sided p = 34 / 70
+    assert compare.fisher_exact_p(3, 4, 1, 4) == pytest.approx(34 / 70)
+    assert compare.fisher_exact_p(2, 4, 2, 4) == pytest.approx(1.0)
+
+
+def test_prob_improvement_counts_ties_half():
+    assert compare.prob_improvement(np.array([1.0, 2.0]), np.array([1.0, 0.0])) == pytest.approx(0.875)
+
+
+@pytest.mark.parametrize("pair, message", [
+    (["a::Hopper 700 labels disagreement", "a::Walker2d true reward"], "not comparable"),
+    (["a::Hopper 700 labels disagreement", "a::Hopper 700 labels disagreement"], "compared with itself"),
+    (["a::Hopper 350 labels disagreement", "a::Hopper true reward"], "at least 2 seeds"),
+    (["a::Hopper 1400 labels disagreement", "a::Hopper true reward"], "no group 'Hopper 1400 labels disagreement'"),
+    (["nowhere::Hopper true reward", "a::Hopper true reward"], "no such file"),
+    (["a", "a::Hopper true reward"], "give DIR::GROUP"),
+])
+def test_bad_input_exits_with_one_line_and_keeps_files(tmp_path, monkeypatch, capsys, pair, message):
+    _folder(tmp_path / "a", [_run("Hopper", 50.0, s) for s in range(2)] + [_run("Hopper", 9.0, 0, labels=350)]
+            + [_run(env, 100.0 + s, s, true_reward=True) for env in ("Hopper", "Walker2d") for s in range(2)])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        compare.main(pair)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "keep.json").write_text("keep")
+    with pytest.raises(SystemExit):
+        compare.main(["a::Hopper 700 labels disagreement", "a::Hopper true reward", "--out", "keep.json"])
+    assert (tmp_path / "keep.json").read_text() == "keep"
