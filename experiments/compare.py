@@ -13,6 +13,9 @@ groups' final true returns per seed (independent samples) it reports:
   otherwise 100,000 random ones;
 - the probability of improvement P(A > B): the chance that a seed of A ends higher than a seed
   of B (ties count half), with its bootstrap interval;
+- the seeds a group it would take to tell a true difference of this size from noise (a two-sided
+  5% test with 80% power, normal approximation with the pooled spread of the two groups): how far
+  the comparison is from being decided;
 - with ``--success R``: how many seeds of each end above R (e.g. 1000, a legged body that walks
   or hops) and Fisher's exact test of those counts.
 
@@ -38,6 +41,8 @@ import numpy as np
 from prefrl.results import BOOTSTRAP_RESAMPLES, percentile_interval, read_group
 
 MAX_EXACT_SPLITS = 100_000
+# z of a two-sided 5% test plus z of 80% power, squared: the usual sample-size factor
+POWER_FACTOR = (1.959964 + 0.841621) ** 2
 RANDOM_PERMUTATIONS = 100_000
 
 
@@ -65,6 +70,14 @@ def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tup
     # the observed split counts as one of the shuffles, so p is never 0
     return float(((diffs >= observed - tol).sum() + 1) / (RANDOM_PERMUTATIONS + 1)), \
         f"{RANDOM_PERMUTATIONS} random shuffles"
+
+
+def seeds_needed(a: np.ndarray, b: np.ndarray) -> float:
+    """Seeds per group for a two-sided 5% test to find a true difference of means equal to the
+    observed one 80% of the time, with the groups' pooled variance (inf if the means are equal)."""
+    pooled = ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
+    difference = a.mean() - b.mean()
+    return math.inf if difference == 0 else float(math.ceil(2 * POWER_FACTOR * pooled / difference ** 2))
 
 
 def fisher_exact_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
@@ -112,6 +125,7 @@ def compare(spec_a: str, spec_b: str, success: float | None = None) -> dict[str,
         "permutation": how,
         "prob_improvement": prob_improvement(a, b),
         "prob_improvement_ci95": percentile_interval(improvement),
+        "seeds_needed_80pct_power": seeds_needed(a, b),
     }
     if success is not None:
         hits_a, hits_b = int((a > success).sum()), int((b > success).sum())
@@ -129,6 +143,8 @@ def report(result: dict[str, Any]) -> str:
                  f"permutation p = {result['permutation_p']:.3f} ({result['permutation']})")
     low, high = result["prob_improvement_ci95"]
     lines.append(f"P(A > B) = {result['prob_improvement']:.2f} [{low:.2f}, {high:.2f}]")
+    lines.append(f"seeds a group to tell a true difference this size from noise (5% test, 80% power): "
+                 f"~{result['seeds_needed_80pct_power']:.0f}")
     if "success" in result:
         s = result["success"]
         lines.append(f"above {s['threshold']:g}: {s['above'][0]} of {s['seeds'][0]} against "

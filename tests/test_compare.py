@@ -30,6 +30,8 @@ def test_small_groups_get_the_exact_permutation_test_and_fisher(tmp_path, capsys
     # give a difference of 3
     assert result["permutation"] == "exact, 20 splits" and result["permutation_p"] == pytest.approx(0.1)
     assert result["prob_improvement"] == 0.0 and result["prob_improvement_ci95"] == [0.0, 0.0]
+    # pooled variance 1, difference 3: 2 x 7.85 / 9 = 1.74 -> 2 seeds a group
+    assert result["seeds_needed_80pct_power"] == 2
     low, high = result["mean_difference_ci95"]
     assert -5.0 <= low < -3.0 < high <= -1.0
     # 0 of 3 against 3 of 3 above 3.5: the two extreme tables, each 1 / C(6, 3)
@@ -54,6 +56,8 @@ def test_large_groups_are_shuffled_at_random_and_across_folders(tmp_path):
     assert far["permutation_p"] < 1e-3 and far["prob_improvement"] == 0.0
     near = compare.compare(a, f"{tmp_path / 'b'}::Walker2d true reward obs_norm=True")
     assert near["mean_difference"] == -1.0 and 0.3 < near["permutation_p"] < 0.8
+    # the same spread (variance 17.5) and a difference of 1: 2 x 7.85 x 17.5 = 274.7 -> 275 seeds a group
+    assert near["seeds_needed_80pct_power"] == 275
     assert near["prob_improvement"] == pytest.approx((78 + 0.5 * 13) / 196)
     assert near["prob_improvement_ci95"][0] < near["prob_improvement"] < near["prob_improvement_ci95"][1]
 
