@@ -16,6 +16,10 @@ groups' final true returns per seed (independent samples) it reports:
 - the seeds a group it would take to tell a true difference of this size from noise (a two-sided
   5% test with 80% power, normal approximation with the pooled spread of the two groups): how far
   the comparison is from being decided;
+- with ``--paired``, the same seed by seed on the seeds both groups ran (a seed fixes the initial
+  policy and the environments' seeds in every arm, so the arms' results on a seed may go together):
+  the mean of the per-seed differences, a sign-flip test, the share of seeds where A ends higher,
+  and with ``--success`` McNemar's exact test;
 - with ``--success R``: how many seeds of each end above R (e.g. 1000, a legged body that walks
   or hops) and Fisher's exact test of those counts.
 
@@ -94,7 +98,54 @@ def fisher_exact_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
     return float(min(1.0, sum(p for x in support if (p := prob(x)) <= observed * (1 + 1e-7))))
 
 
-def compare(spec_a: str, spec_b: str, success: float | None = None) -> dict[str, Any]:
+def sign_flip_p(d: np.ndarray, rng: np.random.Generator) -> tuple[float, str]:
+    """Two-sided p of |mean(d)| for per-seed differences under random signs (the paired test)."""
+    n = len(d)
+    observed = abs(d.mean())
+    tol = 1e-9 * max(1.0, float(np.abs(d).max()))
+    if 2 ** n <= MAX_EXACT_SPLITS:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+        return float((np.abs(signs @ d / n) >= observed - tol).mean()), f"exact, {len(signs)} sign flips"
+    signs = rng.choice((1.0, -1.0), size=(RANDOM_PERMUTATIONS, n))
+    return float(((np.abs(signs @ d / n) >= observed - tol).sum() + 1) / (RANDOM_PERMUTATIONS + 1)), \
+        f"{RANDOM_PERMUTATIONS} random sign flips"
+
+
+def mcnemar_exact_p(a_only: int, b_only: int) -> float:
+    """Two-sided exact McNemar test: of the seeds where one arm succeeded and the other did not,
+    how unlikely a split this uneven is under a fair coin."""
+    n = a_only + b_only
+    tail = sum(math.comb(n, x) for x in range(min(a_only, b_only) + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
+
+
+def _unpaired(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    draws_a = a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))]
+    draws_b = b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))]
+    diff = draws_a[:, :, None] - draws_b[:, None, :]
+    improvement = ((diff > 0).sum(axis=(1, 2)) + 0.5 * (diff == 0).sum(axis=(1, 2))) / (len(a) * len(b))
+    p, how = permutation_p(a, b, rng)
+    return {"mean_difference": float(a.mean() - b.mean()),
+            "mean_difference_ci95": percentile_interval(draws_a.mean(axis=1) - draws_b.mean(axis=1)),
+            "permutation_p": p, "permutation": how,
+            "prob_improvement": prob_improvement(a, b), "prob_improvement_ci95": percentile_interval(improvement),
+            "seeds_needed_80pct_power": seeds_needed(a, b)}
+
+
+def _paired(d: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    """On per-seed differences A - B: their mean, the share of seeds where A ends higher (ties half),
+    bootstrap over seeds, the sign-flip test, and seeds needed with the differences' own spread."""
+    draws = d[rng.integers(0, len(d), size=(BOOTSTRAP_RESAMPLES, len(d)))]
+    p, how = sign_flip_p(d, rng)
+    wins = lambda x: ((x > 0).sum(axis=-1) + 0.5 * (x == 0).sum(axis=-1)) / x.shape[-1]  # noqa: E731
+    needed = math.inf if d.mean() == 0 else float(math.ceil(POWER_FACTOR * d.var(ddof=1) / d.mean() ** 2))
+    return {"mean_difference": float(d.mean()), "mean_difference_ci95": percentile_interval(draws.mean(axis=1)),
+            "permutation_p": p, "permutation": how,
+            "prob_improvement": float(wins(d)), "prob_improvement_ci95": percentile_interval(wins(draws)),
+            "seeds_needed_80pct_power": needed}
+
+
+def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool = False) -> dict[str, Any]:
     groups = [read_group(spec) for spec in (spec_a, spec_b)]
     (folder_a, name_a, stats_a, _), (folder_b, name_b, stats_b, _) = groups
     if (folder_a.resolve(), name_a) == (folder_b.resolve(), name_b):
@@ -102,53 +153,59 @@ def compare(spec_a: str, spec_b: str, success: float | None = None) -> dict[str,
     if stats_a["env"] != stats_b["env"]:
         raise ValueError(f"{name_a!r} is {stats_a['env']} and {name_b!r} is {stats_b['env']}: "
                          "returns of different tasks are not comparable; give two groups of one task")
-    a = np.asarray(stats_a["final_true_return_per_seed"], dtype=float)
-    b = np.asarray(stats_b["final_true_return_per_seed"], dtype=float)
+    per_seed = [dict(zip(stats["seeds"], stats["final_true_return_per_seed"], strict=True)) for _, _, stats, _ in groups]
+    seeds = [stats["seeds"] for _, _, stats, _ in groups]
+    if paired:
+        common = sorted(set(per_seed[0]) & set(per_seed[1]))
+        if len(common) < 2:
+            raise ValueError(f"--paired needs at least 2 seeds run in both groups (common seeds: {common}); "
+                             "leave it out to compare them as independent samples")
+        seeds = [common, common]
+    a, b = (np.array([values[seed] for seed in group_seeds], dtype=float)
+            for values, group_seeds in zip(per_seed, seeds, strict=True))
     if len(a) < 2 or len(b) < 2:
         raise ValueError("each group needs at least 2 seeds to say anything about seed noise "
                          f"({name_a!r}: {len(a)}, {name_b!r}: {len(b)})")
-    rng = np.random.default_rng([zlib.crc32(name_a.encode()), zlib.crc32(name_b.encode())])
-    draws_a = a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))]
-    draws_b = b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))]
-    diff = draws_a[:, :, None] - draws_b[:, None, :]
-    improvement = ((diff > 0).sum(axis=(1, 2)) + 0.5 * (diff == 0).sum(axis=(1, 2))) / (len(a) * len(b))
-    p, how = permutation_p(a, b, rng)
+    rng = np.random.default_rng([zlib.crc32(name_a.encode()), zlib.crc32(name_b.encode()), int(paired)])
     result: dict[str, Any] = {
-        "env": stats_a["env"],
-        "groups": [{"results": str(folder), "group": name, "seeds": stats["seeds"],
-                    "final_true_return_per_seed": stats["final_true_return_per_seed"],
-                    "mean": float(np.mean(stats["final_true_return_per_seed"]))}
-                   for folder, name, stats, _ in groups],
-        "mean_difference": float(a.mean() - b.mean()),
-        "mean_difference_ci95": percentile_interval(draws_a.mean(axis=1) - draws_b.mean(axis=1)),
-        "permutation_p": p,
-        "permutation": how,
-        "prob_improvement": prob_improvement(a, b),
-        "prob_improvement_ci95": percentile_interval(improvement),
-        "seeds_needed_80pct_power": seeds_needed(a, b),
+        "env": stats_a["env"], "paired": paired,
+        "groups": [{"results": str(folder), "group": name, "seeds": group_seeds,
+                    "final_true_return_per_seed": values.tolist(), "mean": float(values.mean())}
+                   for (folder, name, _, _), group_seeds, values in zip(groups, seeds, (a, b), strict=True)],
+        **(_paired(a - b, rng) if paired else _unpaired(a, b, rng)),
     }
     if success is not None:
         hits_a, hits_b = int((a > success).sum()), int((b > success).sum())
-        result["success"] = {"threshold": success, "above": [hits_a, hits_b], "seeds": [len(a), len(b)],
-                             "fisher_p": fisher_exact_p(hits_a, len(a), hits_b, len(b))}
+        result["success"] = {"threshold": success, "above": [hits_a, hits_b], "seeds": [len(a), len(b)]}
+        if paired:
+            result["success"]["mcnemar_p"] = mcnemar_exact_p(int(((a > success) & (b <= success)).sum()),
+                                                             int(((b > success) & (a <= success)).sum()))
+        else:
+            result["success"]["fisher_p"] = fisher_exact_p(hits_a, len(a), hits_b, len(b))
     return result
 
 
 def report(result: dict[str, Any]) -> str:
     a, b = result["groups"]
+    paired = result["paired"]
     lines = [f"A: {a['group']} ({a['results']}): mean {a['mean']:.0f} over {len(a['seeds'])} seeds",
              f"B: {b['group']} ({b['results']}): mean {b['mean']:.0f} over {len(b['seeds'])} seeds"]
+    if paired:
+        lines.append(f"paired on the seeds both ran: {', '.join(str(seed) for seed in a['seeds'])}")
     low, high = result["mean_difference_ci95"]
     lines.append(f"A - B = {result['mean_difference']:.0f} [{low:.0f}, {high:.0f}]; "
-                 f"permutation p = {result['permutation_p']:.3f} ({result['permutation']})")
+                 f"{'sign-flip' if paired else 'permutation'} p = {result['permutation_p']:.3f} "
+                 f"({result['permutation']})")
     low, high = result["prob_improvement_ci95"]
-    lines.append(f"P(A > B) = {result['prob_improvement']:.2f} [{low:.2f}, {high:.2f}]")
-    lines.append(f"seeds a group to tell a true difference this size from noise (5% test, 80% power): "
-                 f"~{result['seeds_needed_80pct_power']:.0f}")
+    lines.append(f"{'share of seeds where A > B' if paired else 'P(A > B)'} = "
+                 f"{result['prob_improvement']:.2f} [{low:.2f}, {high:.2f}]")
+    lines.append(f"seeds {'(pairs)' if paired else 'a group'} to tell a true difference this size from noise "
+                 f"(5% test, 80% power): ~{result['seeds_needed_80pct_power']:.0f}")
     if "success" in result:
         s = result["success"]
+        test = f"McNemar p = {s['mcnemar_p']:.3f}" if paired else f"Fisher p = {s['fisher_p']:.3f}"
         lines.append(f"above {s['threshold']:g}: {s['above'][0]} of {s['seeds'][0]} against "
-                     f"{s['above'][1]} of {s['seeds'][1]}; Fisher p = {s['fisher_p']:.3f}")
+                     f"{s['above'][1]} of {s['seeds'][1]}; {test}")
     verdict = "distinguishable" if result["permutation_p"] < 0.05 else "not distinguishable"
     lines.append(f"the difference of means is {verdict} from seed noise at the 5% level")
     return "\n".join(lines)
@@ -159,12 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("a", help="DIR::GROUP, the first group")
     parser.add_argument("b", help="DIR::GROUP, the group it is compared with")
     parser.add_argument("--success", type=float, help="also count the seeds ending above this return")
+    parser.add_argument("--paired", action="store_true",
+                        help="compare seed by seed on the seeds both groups ran (a seed fixes the initial policy "
+                             "and the environments' seeds in every arm)")
     parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
     args = parser.parse_args(argv)
     if args.out and args.out.exists():
         parser.exit(2, f"--out {args.out} exists; give a new file name (nothing was overwritten)\n")
     try:
-        result = compare(args.a, args.b, args.success)
+        result = compare(args.a, args.b, args.success, args.paired)
     except ValueError as e:
         parser.exit(2, f"{e}\n")
     print(report(result))

@@ -62,6 +62,33 @@ def test_large_groups_are_shuffled_at_random_and_across_folders(tmp_path):
     assert near["prob_improvement_ci95"][0] < near["prob_improvement"] < near["prob_improvement_ci95"][1]
 
 
+def test_paired_reads_the_seeds_both_groups_ran(tmp_path, capsys):
+    _folder(tmp_path / "a", [_run("Hopper", x, s) for s, x in enumerate([10.0, 5.0, 7.0, 9.0])]
+            + [_run("Hopper", x, s + 1, true_reward=True) for s, x in enumerate([4.0, 6.0, 7.0, 100.0])])
+    a, b = f"{tmp_path / 'a'}::Hopper 700 labels disagreement", f"{tmp_path / 'a'}::Hopper true reward"
+    result = compare.compare(a, b, success=6.5, paired=True)
+    # seeds 1-3: A 5, 7, 9 against B 4, 6, 7; differences 1, 1, 2
+    assert [g["seeds"] for g in result["groups"]] == [[1, 2, 3], [1, 2, 3]]
+    assert result["mean_difference"] == pytest.approx(4 / 3)
+    # of the 8 ways to sign three differences, only all-plus and all-minus reach |mean| 4/3
+    assert result["permutation"] == "exact, 8 sign flips" and result["permutation_p"] == pytest.approx(0.25)
+    assert result["prob_improvement"] == 1.0
+    # variance 1/3 of the differences, mean 4/3: 7.85 x (1/3) / (16/9) = 1.47 -> 2 pairs
+    assert result["seeds_needed_80pct_power"] == 2
+    # above 6.5: seeds 2, 3 of A, seed 3 of B; one discordant seed
+    assert result["success"] == {"threshold": 6.5, "above": [2, 1], "seeds": [3, 3], "mcnemar_p": 1.0}
+    assert compare.main([a, b, "--paired"]) == 0
+    assert "paired on the seeds both ran: 1, 2, 3" in capsys.readouterr().out
+    # unpaired, the same groups use every seed of each
+    assert [len(g["seeds"]) for g in compare.compare(a, b)["groups"]] == [4, 4]
+
+
+def test_mcnemar_exact():
+    # six discordant seeds all one way: 2 x (1/2)^6
+    assert compare.mcnemar_exact_p(0, 6) == pytest.approx(2 / 64)
+    assert compare.mcnemar_exact_p(3, 3) == 1.0
+
+
 def test_fisher_matches_the_tea_tasting_table():
     # Fisher's lady tasting tea: 3 of 4 against 1 of 4, two-sided p = 34 / 70
     assert compare.fisher_exact_p(3, 4, 1, 4) == pytest.approx(34 / 70)
@@ -79,10 +106,12 @@ def test_prob_improvement_counts_ties_half():
     (["a::Hopper 1400 labels disagreement", "a::Hopper true reward"], "no group 'Hopper 1400 labels disagreement'"),
     (["nowhere::Hopper true reward", "a::Hopper true reward"], "no such file"),
     (["a", "a::Hopper true reward"], "give DIR::GROUP"),
+    (["a::Hopper 700 labels disagreement", "a::Hopper true reward", "--paired"], "at least 2 seeds run in both"),
 ])
 def test_bad_input_exits_with_one_line_and_keeps_files(tmp_path, monkeypatch, capsys, pair, message):
     _folder(tmp_path / "a", [_run("Hopper", 50.0, s) for s in range(2)] + [_run("Hopper", 9.0, 0, labels=350)]
-            + [_run(env, 100.0 + s, s, true_reward=True) for env in ("Hopper", "Walker2d") for s in range(2)])
+            + [_run("Hopper", 100.0 + s, s + 1, true_reward=True) for s in range(2)]
+            + [_run("Walker2d", 100.0 + s, s, true_reward=True) for s in range(2)])
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:
         compare.main(pair)
