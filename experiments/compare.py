@@ -1,6 +1,6 @@
 """Is one group's final true return different from another's, given how much seeds vary?
 
-    python -m experiments.compare "DIR::GROUP_A" "DIR::GROUP_B" [--success R] [--out FILE.json]
+    python -m experiments.compare "DIR::GROUP_A" "DIR::GROUP_B" [--success R] [--paired] [--out FILE.json]
 
 Each GROUP is any group of DIR/summary.json (written by ``python -m experiments.plot DIR``),
 a preference arm or a true-reward baseline; the two may come from different folders. On the
