@@ -1,6 +1,6 @@
 """Is one group's final true return different from another's, given how much seeds vary?
 
-    python -m experiments.compare "DIR::GROUP_A" "DIR::GROUP_B" [--success R] [--paired] [--out FILE.json]
+    python -m experiments.compare "DIR::GROUP_A" "DIR::GROUP_B" [--success R] [--paired] [--curves] [--out FILE.json]
 
 Each GROUP is any group of DIR/summary.json (written by ``python -m experiments.plot DIR``),
 a preference arm or a true-reward baseline; the two may come from different folders. On the
@@ -21,7 +21,10 @@ groups' final true returns per seed (independent samples) it reports:
   the mean of the per-seed differences, a sign-flip test, the share of seeds where A ends higher,
   and with ``--success`` McNemar's exact test;
 - with ``--success R``: how many seeds of each end above R (e.g. 1000, a legged body that walks
-  or hops) and Fisher's exact test of those counts.
+  or hops) and Fisher's exact test of those counts;
+- with ``--curves``: each group's periodic evaluations (``eval/true_return`` in the runs'
+  metrics.jsonl) averaged over its seeds at every evaluation step they all reached, and with
+  ``--success`` how many seeds were above R there: where two groups part during training.
 
 The bootstrap and the random permutations draw from a stream fixed by the two groups' names, so a
 comparison prints the same numbers each time. With 3-14 seeds a group and outcomes that split into
@@ -42,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from prefrl.results import BOOTSTRAP_RESAMPLES, percentile_interval, read_group
+from prefrl.results import BOOTSTRAP_RESAMPLES, load_runs, percentile_interval, read_group
 
 MAX_EXACT_SPLITS = 100_000
 # z of a two-sided 5% test plus z of 80% power, squared: the usual sample-size factor
@@ -145,7 +148,24 @@ def _paired(d: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
             "seeds_needed_80pct_power": needed}
 
 
-def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool = False) -> dict[str, Any]:
+def eval_curve(folder: Path, group: str, seeds: list[int], success: float | None) -> dict[str, Any]:
+    """The group's periodic evaluations averaged over ``seeds`` at the steps every one of them reached."""
+    runs = [run for run in load_runs(folder) if run.group == group and run.config["seed"] in seeds]
+    evals = [{m["env_steps"]: m["eval/true_return"] for m in run.metrics
+              if isinstance(m.get("eval/true_return"), (int, float))} for run in runs]
+    if len(runs) != len(seeds) or not all(evals):
+        raise ValueError(f"--curves: {folder}/runs lacks the metrics of some seeds of {group!r}; "
+                         "leave --curves out to compare the final returns alone")
+    steps = sorted(set.intersection(*(set(e) for e in evals)))
+    values = np.array([[e[step] for step in steps] for e in evals])
+    curve: dict[str, Any] = {"env_steps": steps, "mean": values.mean(axis=0).tolist()}
+    if success is not None:
+        curve["above"] = (values > success).sum(axis=0).tolist()
+    return curve
+
+
+def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool = False,
+            curves: bool = False) -> dict[str, Any]:
     groups = [read_group(spec) for spec in (spec_a, spec_b)]
     (folder_a, name_a, stats_a, _), (folder_b, name_b, stats_b, _) = groups
     if (folder_a.resolve(), name_a) == (folder_b.resolve(), name_b):
@@ -182,6 +202,9 @@ def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool
                                                              int(((b > success) & (a <= success)).sum()))
         else:
             result["success"]["fisher_p"] = fisher_exact_p(hits_a, len(a), hits_b, len(b))
+    if curves:
+        for entry, (folder, name, _, _) in zip(result["groups"], groups, strict=True):
+            entry["eval_curve"] = eval_curve(folder, name, entry["seeds"], success)
     return result
 
 
@@ -206,6 +229,15 @@ def report(result: dict[str, Any]) -> str:
         test = f"McNemar p = {s['mcnemar_p']:.3f}" if paired else f"Fisher p = {s['fisher_p']:.3f}"
         lines.append(f"above {s['threshold']:g}: {s['above'][0]} of {s['seeds'][0]} against "
                      f"{s['above'][1]} of {s['seeds'][1]}; {test}")
+    for label, group in zip("AB", result["groups"], strict=True):
+        if "eval_curve" in group:
+            curve = group["eval_curve"]
+            lines.append(f"{label}, mean evaluation return by env steps: " + ", ".join(
+                f"{step // 1000}k {value:.0f}" + (f" ({above})" if "above" in curve else "")
+                for step, value, above in zip(curve["env_steps"], curve["mean"],
+                                              curve.get("above", curve["mean"]), strict=True)))
+    if any("above" in group.get("eval_curve", {}) for group in result["groups"]):
+        lines.append(f"(in brackets: seeds above {result['success']['threshold']:g} there)")
     verdict = "distinguishable" if result["permutation_p"] < 0.05 else "not distinguishable"
     lines.append(f"the difference of means is {verdict} from seed noise at the 5% level")
     return "\n".join(lines)
@@ -219,12 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--paired", action="store_true",
                         help="compare seed by seed on the seeds both groups ran (a seed fixes the initial policy "
                              "and the environments' seeds in every arm)")
+    parser.add_argument("--curves", action="store_true",
+                        help="also average each group's periodic evaluations over its seeds (needs DIR/runs/)")
     parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
     args = parser.parse_args(argv)
     if args.out and args.out.exists():
         parser.exit(2, f"--out {args.out} exists; give a new file name (nothing was overwritten)\n")
     try:
-        result = compare(args.a, args.b, args.success, args.paired)
+        result = compare(args.a, args.b, args.success, args.paired, args.curves)
     except ValueError as e:
         parser.exit(2, f"{e}\n")
     print(report(result))

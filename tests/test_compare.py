@@ -121,3 +121,34 @@ def test_bad_input_exits_with_one_line_and_keeps_files(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         compare.main(["a::Hopper 700 labels disagreement", "a::Hopper true reward", "--out", "keep.json"])
     assert (tmp_path / "keep.json").read_text() == "keep"
+
+
+def test_curves_average_each_groups_evaluations_over_its_seeds(tmp_path, capsys):
+    runs = tmp_path / "a" / "runs"
+    for seed in range(2):
+        for true_reward, returns in ((False, [0.0, 10.0 + seed, 30.0]), (True, [0.0, 20.0, 40.0 + 2 * seed])):
+            cfg = RunConfig(env="Hopper", labels=700, seed=seed, true_reward=true_reward).to_dict()
+            d = runs / f"{'true' if true_reward else 'pref'}_s{seed}"
+            d.mkdir(parents=True)
+            (d / "config.json").write_text(json.dumps(cfg))
+            # the preference runs also log a record without an evaluation, which the curve skips
+            metrics = [{"env_steps": 1000 * (i + 1), "eval/true_return": r} for i, r in enumerate(returns)]
+            metrics.insert(1, {"env_steps": 1500, "train/true_return": 5.0})
+            (d / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+            (d / "summary.json").write_text(json.dumps({"final_true_return": returns[-1], "wall_time": 60.0,
+                                                        "env_steps": 3000}))
+    (tmp_path / "a" / "summary.json").write_text(json.dumps(results.summarise(results.load_runs(tmp_path / "a"))))
+    a, b = f"{tmp_path / 'a'}::Hopper 700 labels disagreement", f"{tmp_path / 'a'}::Hopper true reward"
+    result = compare.compare(a, b, success=15.0, curves=True)
+    assert result["groups"][0]["eval_curve"] == {"env_steps": [1000, 2000, 3000], "mean": [0.0, 10.5, 30.0],
+                                                 "above": [0, 0, 2]}
+    assert result["groups"][1]["eval_curve"] == {"env_steps": [1000, 2000, 3000], "mean": [0.0, 20.0, 41.0],
+                                                 "above": [0, 2, 2]}
+    assert compare.main([a, b, "--curves"]) == 0
+    assert "A, mean evaluation return by env steps: 1k 0, 2k 10, 3k 30" in capsys.readouterr().out
+    # a summary whose runs are not in the folder: --curves says so in one line
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "summary.json").write_text((tmp_path / "a" / "summary.json").read_text())
+    (tmp_path / "b" / "runs").mkdir()
+    with pytest.raises(ValueError, match="lacks the metrics"):
+        compare.compare(f"{tmp_path / 'b'}::Hopper 700 labels disagreement", b, curves=True)
