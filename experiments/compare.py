@@ -53,10 +53,14 @@ POWER_FACTOR = (1.959964 + 0.841621) ** 2
 RANDOM_PERMUTATIONS = 100_000
 
 
+def _wins(diff: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """The share of differences above 0, ties counting half."""
+    return ((diff > 0) + 0.5 * (diff == 0)).mean(axis=axis)
+
+
 def prob_improvement(a: np.ndarray, b: np.ndarray) -> float:
     """P(a seed of A ends above a seed of B), ties counting half (the Mann-Whitney U over n_a n_b)."""
-    diff = a[:, None] - b[None, :]
-    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+    return float(_wins(a[:, None] - b[None, :]))
 
 
 def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[float, str]:
@@ -125,8 +129,7 @@ def mcnemar_exact_p(a_only: int, b_only: int) -> float:
 def _unpaired(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     draws_a = a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))]
     draws_b = b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))]
-    diff = draws_a[:, :, None] - draws_b[:, None, :]
-    improvement = ((diff > 0).sum(axis=(1, 2)) + 0.5 * (diff == 0).sum(axis=(1, 2))) / (len(a) * len(b))
+    improvement = _wins(draws_a[:, :, None] - draws_b[:, None, :], axis=(1, 2))
     p, how = permutation_p(a, b, rng)
     return {"mean_difference": float(a.mean() - b.mean()),
             "mean_difference_ci95": percentile_interval(draws_a.mean(axis=1) - draws_b.mean(axis=1)),
@@ -140,11 +143,10 @@ def _paired(d: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     bootstrap over seeds, the sign-flip test, and seeds needed with the differences' own spread."""
     draws = d[rng.integers(0, len(d), size=(BOOTSTRAP_RESAMPLES, len(d)))]
     p, how = sign_flip_p(d, rng)
-    wins = lambda x: ((x > 0).sum(axis=-1) + 0.5 * (x == 0).sum(axis=-1)) / x.shape[-1]  # noqa: E731
     needed = math.inf if d.mean() == 0 else float(math.ceil(POWER_FACTOR * d.var(ddof=1) / d.mean() ** 2))
     return {"mean_difference": float(d.mean()), "mean_difference_ci95": percentile_interval(draws.mean(axis=1)),
             "permutation_p": p, "permutation": how,
-            "prob_improvement": float(wins(d)), "prob_improvement_ci95": percentile_interval(wins(draws)),
+            "prob_improvement": float(_wins(d)), "prob_improvement_ci95": percentile_interval(_wins(draws, axis=1)),
             "seeds_needed_80pct_power": needed}
 
 
@@ -173,16 +175,17 @@ def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool
     if stats_a["env"] != stats_b["env"]:
         raise ValueError(f"{name_a!r} is {stats_a['env']} and {name_b!r} is {stats_b['env']}: "
                          "returns of different tasks are not comparable; give two groups of one task")
-    per_seed = [dict(zip(stats["seeds"], stats["final_true_return_per_seed"], strict=True)) for _, _, stats, _ in groups]
     seeds = [stats["seeds"] for _, _, stats, _ in groups]
+    a, b = (np.asarray(stats["final_true_return_per_seed"], dtype=float) for _, _, stats, _ in groups)
     if paired:
+        per_seed = [dict(zip(stats["seeds"], stats["final_true_return_per_seed"], strict=True))
+                    for _, _, stats, _ in groups]
         common = sorted(set(per_seed[0]) & set(per_seed[1]))
         if len(common) < 2:
             raise ValueError(f"--paired needs at least 2 seeds run in both groups (common seeds: {common}); "
                              "leave it out to compare them as independent samples")
         seeds = [common, common]
-    a, b = (np.array([values[seed] for seed in group_seeds], dtype=float)
-            for values, group_seeds in zip(per_seed, seeds, strict=True))
+        a, b = (np.array([values[seed] for seed in common], dtype=float) for values in per_seed)
     if len(a) < 2 or len(b) < 2:
         raise ValueError("each group needs at least 2 seeds to say anything about seed noise "
                          f"({name_a!r}: {len(a)}, {name_b!r}: {len(b)})")
