@@ -45,6 +45,11 @@ for t in beta=1.0 epsilon=0.1 equal_threshold=3.0 gamma=0.9 score=height_biased 
   c hopper_700_teacher_${t%%=*}_vs_perfect "$R/hopper_teachers_1M::Hopper 700 labels disagreement $t" "$R/hopper_teachers_1M::Hopper 700 labels disagreement" --success 1000
 done
 
+# the teachers in the reference setting (hopper_teachers_ref_1M: 7 seeds each against the perfect oracle's 10)
+for t in beta=1.0 epsilon=0.1 score=height_biased; do
+  c hopper_ref_700_teacher_${t%%=*}_vs_perfect "$HT::Hopper 700 labels disagreement $B $T $GROW $N $t" "$HT::Hopper 700 labels disagreement $B $T $GROW $N" --success 1000
+done
+
 # the README's table, from the JSON files just written
 $PY - "$OUT" > "$OUT/table.md" <<'PYEOF'
 import json, sys
