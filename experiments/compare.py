@@ -83,12 +83,13 @@ def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tup
         f"{RANDOM_PERMUTATIONS} random shuffles"
 
 
-def seeds_needed(a: np.ndarray, b: np.ndarray) -> float:
+def seeds_needed(a: np.ndarray, b: np.ndarray) -> float | None:
     """Seeds per group for a two-sided 5% test to find a true difference of means equal to the
-    observed one 80% of the time, with the groups' pooled variance (inf if the means are equal)."""
+    observed one 80% of the time, with the groups' pooled variance (None if the means are equal:
+    no number of seeds would)."""
     pooled = ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
     difference = a.mean() - b.mean()
-    return math.inf if difference == 0 else float(math.ceil(2 * POWER_FACTOR * pooled / difference ** 2))
+    return None if difference == 0 else float(math.ceil(2 * POWER_FACTOR * pooled / difference ** 2))
 
 
 def fisher_exact_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
@@ -143,7 +144,7 @@ def _paired(d: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     bootstrap over seeds, the sign-flip test, and seeds needed with the differences' own spread."""
     draws = d[rng.integers(0, len(d), size=(BOOTSTRAP_RESAMPLES, len(d)))]
     p, how = sign_flip_p(d, rng)
-    needed = math.inf if d.mean() == 0 else float(math.ceil(POWER_FACTOR * d.var(ddof=1) / d.mean() ** 2))
+    needed = None if d.mean() == 0 else float(math.ceil(POWER_FACTOR * d.var(ddof=1) / d.mean() ** 2))
     return {"mean_difference": float(d.mean()), "mean_difference_ci95": percentile_interval(draws.mean(axis=1)),
             "permutation_p": p, "permutation": how,
             "prob_improvement": float(_wins(d)), "prob_improvement_ci95": percentile_interval(_wins(draws, axis=1)),
@@ -226,7 +227,8 @@ def report(result: dict[str, Any]) -> str:
     lines.append(f"{'share of seeds where A > B' if paired else 'P(A > B)'} = "
                  f"{result['prob_improvement']:.2f} [{low:.2f}, {high:.2f}]")
     lines.append(f"seeds {'(pairs)' if paired else 'a group'} to tell a true difference this size from noise "
-                 f"(5% test, 80% power): ~{result['seeds_needed_80pct_power']:.0f}")
+                 "(5% test, 80% power): " + (f"~{needed:.0f}" if (needed := result["seeds_needed_80pct_power"])
+                                             is not None else "none would (the means are equal)"))
     if "success" in result:
         s = result["success"]
         test = f"McNemar p = {s['mcnemar_p']:.3f}" if paired else f"Fisher p = {s['fisher_p']:.3f}"

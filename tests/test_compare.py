@@ -95,6 +95,11 @@ def test_fisher_matches_the_tea_tasting_table():
     assert compare.fisher_exact_p(2, 4, 2, 4) == pytest.approx(1.0)
 
 
+def test_equal_means_need_no_number_of_seeds():
+    # strict JSON has no infinity: None, and the report says why
+    assert compare.seeds_needed(np.array([1.0, 3.0]), np.array([2.0, 2.0])) is None
+
+
 def test_prob_improvement_counts_ties_half():
     assert compare.prob_improvement(np.array([1.0, 2.0]), np.array([1.0, 0.0])) == pytest.approx(0.875)
 

@@ -66,6 +66,6 @@ for f in sorted(Path(sys.argv[1]).glob("*.json")):
     p = r["permutation_p"]
     print(f"| `{f.stem}` | {len(a['seeds'])} / {len(b['seeds'])} | {r['mean_difference']:.0f} [{low:.0f}, {high:.0f}] | "
           + (f"**{p:.3f}**" if p < 0.05 else f"{p:.3f}") + f" | {r['prob_improvement']:.2f} | "
-          + (f"~{need:.0f}" if need < 10_000 else "> 10,000") + " | "
+          + ("none (equal means)" if need is None else f"~{need:.0f}" if need < 10_000 else "> 10,000") + " | "
           + (f"{s['above'][0]} of {s['seeds'][0]} / {s['above'][1]} of {s['seeds'][1]}" if s else "") + " |")
 PYEOF
