@@ -91,8 +91,9 @@ def run_rows(run: Path) -> list[dict[str, Any]] | None:
             pair = (store.segment(query.left_id), store.segment(query.right_id))
             if "healthy" not in pair[0].facts:
                 return None
-            by_stage[stage(query.env_steps, config)].append(pair)
-            answers[stage(query.env_steps, config)].append(label.choice)
+            at = stage(query.env_steps, config)
+            by_stage[at].append(pair)
+            answers[at].append(label.choice)
     finally:
         store.close()
     return [{"stage": name, **stage_row(pairs, choices)}
