@@ -83,13 +83,18 @@ def permutation_p(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tup
         f"{RANDOM_PERMUTATIONS} random shuffles"
 
 
+def _seeds_for(variance: float, difference: float) -> float | None:
+    """Seeds (or pairs) for a two-sided 5% test to find a true ``difference`` 80% of the time, when
+    one seed's contribution to the difference has this ``variance``; None if the difference is 0."""
+    return None if difference == 0 else float(math.ceil(POWER_FACTOR * variance / difference ** 2))
+
+
 def seeds_needed(a: np.ndarray, b: np.ndarray) -> float | None:
     """Seeds per group for a two-sided 5% test to find a true difference of means equal to the
     observed one 80% of the time, with the groups' pooled variance (None if the means are equal:
     no number of seeds would)."""
     pooled = ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
-    difference = a.mean() - b.mean()
-    return None if difference == 0 else float(math.ceil(2 * POWER_FACTOR * pooled / difference ** 2))
+    return _seeds_for(2 * pooled, a.mean() - b.mean())
 
 
 def fisher_exact_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
@@ -144,11 +149,10 @@ def _paired(d: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     bootstrap over seeds, the sign-flip test, and seeds needed with the differences' own spread."""
     draws = d[rng.integers(0, len(d), size=(BOOTSTRAP_RESAMPLES, len(d)))]
     p, how = sign_flip_p(d, rng)
-    needed = None if d.mean() == 0 else float(math.ceil(POWER_FACTOR * d.var(ddof=1) / d.mean() ** 2))
     return {"mean_difference": float(d.mean()), "mean_difference_ci95": percentile_interval(draws.mean(axis=1)),
             "permutation_p": p, "permutation": how,
             "prob_improvement": float(_wins(d)), "prob_improvement_ci95": percentile_interval(_wins(draws, axis=1)),
-            "seeds_needed_80pct_power": needed}
+            "seeds_needed_80pct_power": _seeds_for(d.var(ddof=1), d.mean())}
 
 
 def eval_curve(folder: Path, group: str, seeds: list[int], success: float | None) -> dict[str, Any]:
