@@ -177,7 +177,24 @@ def provenance() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return {"git_commit": _git_commit(), "python": platform.python_version(), "packages": versions,
-            "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform()}
+            "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "numerics": numerics()}
+
+
+# Environment variables that choose which code path a library's floating-point work takes.
+NUMERICS_VARIABLES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
+
+
+def numerics() -> dict[str, Any]:
+    """Which floating-point code paths this process takes. torch's matrix products go through MKL,
+    which picks its kernels by CPU vendor and instruction set unless ``MKL_CBWR`` pins a branch
+    (``COMPAT``: the same results on every x86 CPU, per Intel's documentation); torch's own kernels
+    dispatch on ``torch_cpu_capability``. Unset variables read None (the library's own choice)."""
+    import torch
+
+    return {"torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_uses_mkl": torch.backends.mkl.is_available(),
+            **{name: os.environ.get(name) for name in NUMERICS_VARIABLES}}
 
 
 class MetricsLog:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -139,6 +140,21 @@ def test_the_summary_says_what_code_packages_and_machine_made_the_run(tmp_path):
     assert made["cpu"] and made["cpu_count"] >= 1 and made["python"].count(".") == 2
     # in a git checkout (CI clones one) the commit, marked when tracked files were changed
     assert made["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", made["git_commit"])
+    # the floating-point code paths: MKL's branch as the environment set it, torch's kernels' level
+    assert made["numerics"]["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert made["numerics"]["MKL_CBWR"] == os.environ.get("MKL_CBWR")
+
+
+def test_the_numerics_record_names_the_pinned_code_paths(monkeypatch):
+    """``MKL_CBWR=COMPAT`` (MKL's path that gives the same results on any x86 CPU) shows in the
+    provenance, and an unset variable reads None, not the library's own pick."""
+    from prefrl import run_dir
+
+    monkeypatch.setenv("MKL_CBWR", "COMPAT")
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    made = run_dir.numerics()
+    assert made["MKL_CBWR"] == "COMPAT" and made["ATEN_CPU_CAPABILITY"] is None
+    assert made["torch_uses_mkl"] is torch.backends.mkl.is_available()
 
 
 def test_a_run_reports_where_its_cpu_time_went(tmp_path):
