@@ -39,6 +39,7 @@ import json
 import math
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,19 @@ def eval_curve(folder: Path, group: str, seeds: list[int], success: float | None
     return curve
 
 
+def cpus_of(folder: Path, group: str, stats: dict[str, Any], seeds: list[int]) -> dict[str, int]:
+    """How many of ``seeds`` of a group ran on each CPU model: from the folder's summary.json, or
+    where it predates ``cpu_per_seed`` from the runs' own summaries ("unrecorded": a run made
+    before runs named their CPU, or not in the folder)."""
+    if "cpu_per_seed" in stats:
+        per_seed = dict(zip(stats["seeds"], stats["cpu_per_seed"], strict=True))
+    else:
+        per_seed = {run.config["seed"]: run.summary.get("provenance", {}).get("cpu")
+                    for run in (load_runs(folder) if (folder / "runs").is_dir() else [])
+                    if run.group == group and run.summary}
+    return dict(Counter(per_seed.get(seed) or "unrecorded" for seed in seeds))
+
+
 def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool = False,
             curves: bool = False) -> dict[str, Any]:
     groups = [read_group(spec) for spec in (spec_a, spec_b)]
@@ -191,6 +205,8 @@ def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool
                              "leave it out to compare them as independent samples")
         seeds = [common, common]
         a, b = (np.array([values[seed] for seed in common], dtype=float) for values in per_seed)
+    cpus = [cpus_of(folder, name, stats, group_seeds)
+            for (folder, name, stats, _), group_seeds in zip(groups, seeds, strict=True)]
     if len(a) < 2 or len(b) < 2:
         raise ValueError("each group needs at least 2 seeds to say anything about seed noise "
                          f"({name_a!r}: {len(a)}, {name_b!r}: {len(b)})")
@@ -198,8 +214,9 @@ def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool
     result: dict[str, Any] = {
         "env": stats_a["env"], "paired": paired,
         "groups": [{"results": str(folder), "group": name, "seeds": group_seeds,
-                    "final_true_return_per_seed": values.tolist(), "mean": float(values.mean())}
-                   for (folder, name, _, _), group_seeds, values in zip(groups, seeds, (a, b), strict=True)],
+                    "final_true_return_per_seed": values.tolist(), "mean": float(values.mean()), "cpus": group_cpus}
+                   for (folder, name, _, _), group_seeds, values, group_cpus in zip(groups, seeds, (a, b), cpus,
+                                                                                    strict=True)],
         **(_paired(a - b, rng) if paired else _unpaired(a, b, rng)),
     }
     if success is not None:
@@ -223,6 +240,10 @@ def report(result: dict[str, Any]) -> str:
              f"B: {b['group']} ({b['results']}): mean {b['mean']:.0f} over {len(b['seeds'])} seeds"]
     if paired:
         lines.append(f"paired on the seeds both ran: {', '.join(str(seed) for seed in a['seeds'])}")
+    if len(a["cpus"]) > 1 or a["cpus"] != b["cpus"]:
+        lines.append("CPU models (a seed's number reproduces only on the one that made it): " + "; ".join(
+            f"{label}: " + ", ".join(f"{n} {cpu}" for cpu, n in group["cpus"].items())
+            for label, group in zip("AB", (a, b), strict=True)))
     low, high = result["mean_difference_ci95"]
     lines.append(f"A - B = {result['mean_difference']:.0f} [{low:.0f}, {high:.0f}]; "
                  f"{'sign-flip' if paired else 'permutation'} p = {result['permutation_p']:.3f} "

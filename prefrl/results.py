@@ -204,6 +204,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             # CPU time (runs made before it was recorded have none): independent of other load
             **({"cpu_time_min_mean": float(np.mean([r.summary["cpu_time"] for r in members])) / 60}
                if all("cpu_time" in r.summary for r in members) else {}),
+            # the CPU model each seed ran on (None: made before runs recorded it): a seed's number
+            # reproduces only on the model that made it (experiments/results/cpu_paths)
+            "cpu_per_seed": [r.summary.get("provenance", {}).get("cpu") for r in members],
             "initial_true_return_mean": float(np.mean([initial_return(r) for r in members])),
             "initial_true_return_per_seed": [initial_return(r) for r in members],
         }

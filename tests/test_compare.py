@@ -157,3 +157,48 @@ def test_curves_average_each_groups_evaluations_over_its_seeds(tmp_path, capsys)
     (tmp_path / "b" / "runs").mkdir()
     with pytest.raises(ValueError, match="lacks the metrics"):
         compare.compare(f"{tmp_path / 'b'}::Hopper 700 labels disagreement", b, curves=True)
+
+
+def test_the_report_names_the_cpu_models_when_the_groups_mix_them(tmp_path, capsys):
+    """A seed's number reproduces only on the CPU model that made it, so a comparison says which
+    models each group's seeds ran on when they are not all one; runs without provenance count as
+    unrecorded."""
+    def on(cpu, run):
+        if cpu:
+            run.summary["provenance"] = {"cpu": cpu}
+        return run
+
+    same = [on("AMD EPYC", _run("Hopper", float(s), s)) for s in range(3)]
+    mixed = [on(cpu, _run("Hopper", 10.0 + s, s, true_reward=True)) for s, cpu in enumerate(["Intel Xeon", "AMD EPYC", None])]
+    _folder(tmp_path / "a", same + mixed)
+    a, b = f"{tmp_path / 'a'}::Hopper 700 labels disagreement", f"{tmp_path / 'a'}::Hopper true reward"
+    result = compare.compare(a, b)
+    assert [g["cpus"] for g in result["groups"]] == [{"AMD EPYC": 3}, {"Intel Xeon": 1, "AMD EPYC": 1, "unrecorded": 1}]
+    assert "B: 1 Intel Xeon, 1 AMD EPYC, 1 unrecorded" in compare.report(result)
+    # paired: only the seeds both groups ran count
+    paired = compare.compare(a, b, paired=True)
+    assert paired["groups"][1]["cpus"] == {"Intel Xeon": 1, "AMD EPYC": 1, "unrecorded": 1}
+    # one model on both sides: nothing to say
+    _folder(tmp_path / "b", same + [on("AMD EPYC", _run("Hopper", 10.0 + s, s, true_reward=True)) for s in range(3)])
+    plain = compare.compare(f"{tmp_path / 'b'}::Hopper 700 labels disagreement", f"{tmp_path / 'b'}::Hopper true reward")
+    assert "CPU models" not in compare.report(plain)
+
+
+def test_a_summary_from_before_cpus_were_listed_reads_them_from_the_runs(tmp_path):
+    """Folders whose summary.json predates ``cpu_per_seed`` still name their runs' CPUs, read from
+    each run's own summary.json."""
+    from prefrl.run_dir import provenance
+
+    folder = tmp_path / "old"
+    _folder(folder, [_run("Hopper", float(s), s) for s in range(2)] + [_run("Hopper", 5.0 + s, s, true_reward=True) for s in range(2)])
+    summary = json.loads((folder / "summary.json").read_text())
+    for stats in summary.values():
+        del stats["cpu_per_seed"]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    run = folder / "runs" / "Hopper_700_s0"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(RunConfig(env="Hopper", labels=700, seed=0).to_dict()))
+    (run / "summary.json").write_text(json.dumps({"final_true_return": 0.0, "provenance": provenance()}))
+    result = compare.compare(f"{folder}::Hopper 700 labels disagreement", f"{folder}::Hopper true reward")
+    assert result["groups"][0]["cpus"] == {provenance()["cpu"]: 1, "unrecorded": 1}
+    assert result["groups"][1]["cpus"] == {"unrecorded": 2}

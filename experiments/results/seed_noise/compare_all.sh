@@ -55,8 +55,11 @@ $PY - "$OUT" > "$OUT/table.md" <<'PYEOF'
 import json, sys
 from pathlib import Path
 
-print("| comparison (A vs B: file) | seeds A / B | A - B [95% bootstrap] | p | P(A > B) | seeds a group to tell | above 1000, A / B |")
-print("|---|---|---|---|---|---|---|")
+def cpus(group):  # "3 Intel + 4 AMD": the CPU models the group's seeds ran on
+    return " + ".join(f"{n} {cpu.split('(')[0].split()[0]}" for cpu, n in group["cpus"].items())
+
+print("| comparison (A vs B: file) | seeds A / B | A - B [95% bootstrap] | p | P(A > B) | seeds a group to tell | above 1000, A / B | CPUs A / B |")
+print("|---|---|---|---|---|---|---|---|")
 for f in sorted(Path(sys.argv[1]).glob("*.json")):
     r = json.loads(f.read_text())
     a, b = r["groups"]
@@ -67,5 +70,6 @@ for f in sorted(Path(sys.argv[1]).glob("*.json")):
     print(f"| `{f.stem}` | {len(a['seeds'])} / {len(b['seeds'])} | {r['mean_difference']:.0f} [{low:.0f}, {high:.0f}] | "
           + (f"**{p:.3f}**" if p < 0.05 else f"{p:.3f}") + f" | {r['prob_improvement']:.2f} | "
           + ("none (equal means)" if need is None else f"~{need:.0f}" if need < 10_000 else "> 10,000") + " | "
-          + (f"{s['above'][0]} of {s['seeds'][0]} / {s['above'][1]} of {s['seeds'][1]}" if s else "") + " |")
+          + (f"{s['above'][0]} of {s['seeds'][0]} / {s['above'][1]} of {s['seeds'][1]}" if s else "")
+          + f" | {cpus(a)} / {cpus(b)} |")
 PYEOF
