@@ -81,6 +81,9 @@ def main_guard(fn: Callable[[], int | None]) -> Callable[[], None]:
     def wrapped() -> None:
         os.environ.setdefault("MUJOCO_GL", "egl")
         try:
+            from prefrl.run_dir import check_numerics_environment
+
+            check_numerics_environment()
             code = fn()
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -185,10 +186,24 @@ def provenance() -> dict[str, Any]:
 NUMERICS_VARIABLES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
 
 
+# MKL_CBWR's documented form: [BRANCH=]<branch>[,STRICT]. MKL runs AUTO, silently, for a value it does
+# not know (e.g. "COMPAT"); and on a non-Intel CPU for any branch but COMPATIBLE.
+_MKL_CBWR = re.compile(r"(BRANCH=)?(AUTO|COMPATIBLE|SSE2|SSE3|SSSE3|SSE4_1|SSE4_2|AVX|AVX2(_E\d)?"
+                       r"|AVX512(_MIC)?(_E\d)?)(,STRICT)?")
+
+
+def check_numerics_environment() -> None:
+    """A ConfigError for an ``MKL_CBWR`` that MKL would not take (it would run AUTO, not what was asked)."""
+    value = os.environ.get("MKL_CBWR")
+    if value and not _MKL_CBWR.fullmatch(value.strip().upper()):  # empty: as if unset
+        raise ConfigError(f"MKL_CBWR={value!r} is not a value MKL knows (it would run AUTO): give "
+                          "MKL_CBWR=COMPATIBLE for results that match across x86 CPUs, or unset it")
+
+
 def numerics() -> dict[str, Any]:
     """Which floating-point code paths this process takes. torch's matrix products go through MKL,
     which picks its kernels by CPU vendor and instruction set unless ``MKL_CBWR`` pins a branch
-    (``COMPAT``: the same results on every x86 CPU, per Intel's documentation); torch's own kernels
+    (``COMPATIBLE``: the same results on Intel and AMD CPUs; experiments/results/cpu_paths); torch's own kernels
     dispatch on ``torch_cpu_capability``. Unset variables read None (the library's own choice)."""
     import torch
 

@@ -54,6 +54,25 @@ def test_the_real_entry_point_exits_2(tmp_path):
     assert proc.stderr.strip().startswith("error: unknown env 'Nope'")
 
 
+@pytest.mark.parametrize("value", ["COMPAT", "SSE9", "AVX2,LOOSE"])
+def test_an_mkl_branch_that_mkl_would_ignore_is_refused(value, capsys, tmp_path, monkeypatch):
+    """MKL runs its AUTO branch, silently, for an ``MKL_CBWR`` it does not know ("COMPAT" for
+    "COMPATIBLE"): a run made so would not be what its command says, so the entry point refuses it."""
+    monkeypatch.setenv("MKL_CBWR", value)
+    code, err = run_cli(["--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"MKL_CBWR={value!r} is not a value MKL knows" in err and "MKL_CBWR=COMPATIBLE" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["COMPATIBLE", "AUTO", "avx2", "BRANCH=AVX512,STRICT", "SSE4_2", "AVX512_E1", ""])
+def test_mkl_branches_mkl_knows_pass(value, monkeypatch):
+    from prefrl.run_dir import check_numerics_environment
+
+    monkeypatch.setenv("MKL_CBWR", value)
+    check_numerics_environment()  # no error
+
+
 @pytest.mark.parametrize("module", ["mujoco", "backflip", "grasp", "sweep", "plot", "reward_fit", "posture"])
 def test_every_entry_point_prints_its_help(module, capsys):
     """``--help`` exits 0 with the usage line (argparse %-formats help strings, so a bare % in

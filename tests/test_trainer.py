@@ -146,14 +146,14 @@ def test_the_summary_says_what_code_packages_and_machine_made_the_run(tmp_path):
 
 
 def test_the_numerics_record_names_the_pinned_code_paths(monkeypatch):
-    """``MKL_CBWR=COMPAT`` (MKL's path that gives the same results on any x86 CPU) shows in the
+    """``MKL_CBWR=COMPATIBLE`` (MKL's branch that gives the same results on Intel and AMD CPUs) shows in the
     provenance, and an unset variable reads None, not the library's own pick."""
     from prefrl import run_dir
 
-    monkeypatch.setenv("MKL_CBWR", "COMPAT")
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
     monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     made = run_dir.numerics()
-    assert made["MKL_CBWR"] == "COMPAT" and made["ATEN_CPU_CAPABILITY"] is None
+    assert made["MKL_CBWR"] == "COMPATIBLE" and made["ATEN_CPU_CAPABILITY"] is None
     assert made["torch_uses_mkl"] is torch.backends.mkl.is_available()
 
 
