@@ -204,11 +204,17 @@ def numerics() -> dict[str, Any]:
     """Which floating-point code paths this process takes. torch's matrix products go through MKL,
     which picks its kernels by CPU vendor and instruction set unless ``MKL_CBWR`` pins a branch
     (``COMPATIBLE``: the same results on Intel and AMD CPUs; experiments/results/cpu_paths); torch's own kernels
-    dispatch on ``torch_cpu_capability``. Unset variables read None (the library's own choice)."""
+    dispatch on ``torch_cpu_capability``, numpy's on the SIMD targets it runs (``numpy_simd``; AVX-512
+    and AVX2 kernels differ in the last bits). Unset variables read None (the library's own choice)."""
     import torch
 
+    try:
+        from numpy._core import _multiarray_umath as umath
+        numpy_simd = [t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)]
+    except (ImportError, AttributeError):  # a numpy without these internals
+        numpy_simd = None
     return {"torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "torch_uses_mkl": torch.backends.mkl.is_available(),
+            "torch_uses_mkl": torch.backends.mkl.is_available(), "numpy_simd": numpy_simd,
             **{name: os.environ.get(name) for name in NUMERICS_VARIABLES}}
 
 
