@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-python}
 [ -e "$OUT" ] && { echo "error: $OUT exists; move it away to measure again" >&2; exit 1; }
 command -v qemu-x86_64 > /dev/null || { echo "error: qemu-x86_64 not found; apt-get install qemu-user" >&2; exit 1; }
 TMP=$(mktemp); trap 'rm -f "$TMP"' EXIT
-for cpu in native EPYC-Milan EPYC Haswell Skylake-Client Cascadelake-Server; do
+for cpu in native EPYC Haswell Cascadelake-Server; do
   for cbwr in unset AUTO COMPATIBLE AVX2; do
     run=("$PYTHON" "$HERE/probe.py"); [ "$cpu" = native ] || run=(qemu-x86_64 -cpu "$cpu" "${run[@]}")
     if [ "$cbwr" = unset ]; then line=$(env -u MKL_CBWR "${run[@]}" 2>/dev/null)
