@@ -24,6 +24,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
+def digest(*arrays) -> str:
+    """The first 16 hex digits of the SHA-256 of the arrays' bytes."""
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()[:16]
+
+
 def outputs_hash() -> tuple[str, float]:
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
@@ -33,8 +38,7 @@ def outputs_hash() -> tuple[str, float]:
         x = torch.randn(batch, 17, generator=g)
         hidden = torch.tanh(torch.nn.functional.linear(torch.tanh(torch.nn.functional.linear(x, w1)), w2))
         out.append(torch.nn.functional.linear(hidden, w3))
-    digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in out)).hexdigest()[:16]
-    return digest, out[-1][0, 0].item()
+    return digest(*(t.numpy() for t in out)), out[-1][0, 0].item()
 
 
 def mkl_branch(run) -> tuple[object, dict[str, str | None]]:
@@ -62,9 +66,6 @@ def parts_hashes() -> dict[str, str]:
     """Hashes of the other kinds of arithmetic a run does, each on fixed inputs: torch's elementwise
     functions, one Adam step of a small network (autograd), numpy's reductions and elementwise
     functions, and a MuJoCo rollout of Walker2d under fixed actions."""
-    def digest(*arrays) -> str:
-        return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()[:16]
-
     g = torch.Generator().manual_seed(1)
     x = torch.randn(4096, generator=g)
     out = {"torch_elementwise": digest(*(f(x).numpy() for f in (torch.exp, torch.tanh, torch.log1p, torch.sigmoid,

@@ -30,41 +30,44 @@ GROUPS = {
 WINDOWS = {"250-350k": (250_000, 350_000), "450-550k": (450_000, 550_000), "900k-1M": (900_000, 1_000_000)}
 
 
-def window_mean(records, key, low, high):
-    values = [m[key] for m in records if low <= m["env_steps"] <= high and isinstance(m.get(key), (int, float))]
+def window_mean(records, value, low, high):
+    """Mean of ``value(record)`` over the records between env steps ``low`` and ``high`` (None if none)."""
+    values = [value(m) for m in records if low <= m["env_steps"] <= high]
     return float(np.mean(values)) if values else None
+
+
+MEASURES = {  # per record of metrics.jsonl
+    "episode_length": lambda m: m["train/episode_length"],
+    "return_per_training_step": lambda m: m["train/true_return"] / m["train/episode_length"],
+    "action_std": lambda m: m["train/action_std"],
+}
 
 
 def main():
     runs = load_runs(HERE)
-    out = {}
+    out, growth = {}, {}
     for label, group in GROUPS.items():
         rows = []
         for run in sorted((r for r in runs if r.group == group and r.summary), key=lambda r: r.config["seed"]):
             records = [m for m in run.metrics if "train/episode_length" in m]
             if not records:
                 continue
-            lengths = {name: window_mean(records, "train/episode_length", *span) for name, span in WINDOWS.items()}
-            for m in records:
-                m["per_step"] = m["train/true_return"] / m["train/episode_length"]
-            rows.append({"seed": run.config["seed"], "episode_length": lengths,
-                         "return_per_training_step": {name: window_mean(records, "per_step", *span)
-                                                      for name, span in WINDOWS.items()},
-                         "action_std": {name: window_mean(records, "train/action_std", *span)
-                                        for name, span in WINDOWS.items()},
+            rows.append({"seed": run.config["seed"],
+                         **{key: {name: window_mean(records, value, *span) for name, span in WINDOWS.items()}
+                            for key, value in MEASURES.items()},
                          "final_true_return": run.summary["final_true_return"]})
-        growth = [r["episode_length"]["900k-1M"] - r["episode_length"]["450-550k"] for r in rows]
+        growth[label] = np.array([r["episode_length"]["900k-1M"] - r["episode_length"]["450-550k"] for r in rows])
         walking = [r for r in rows if r["final_true_return"] > 1000]
         out[label] = {"group": group, "seeds": rows,
                       **{f"mean_{key}": {name: float(np.mean([r[key][name] for r in rows])) for name in WINDOWS}
-                         for key in ("episode_length", "return_per_training_step", "action_std")},
-                      "mean_growth_450_550k_to_900k_1M": float(np.mean(growth)),
-                      "seeds_growing_by_over_50_steps": int(sum(g > 50 for g in growth)),
+                         for key in MEASURES},
+                      "mean_growth_450_550k_to_900k_1M": float(np.mean(growth[label])),
+                      "seeds_growing_by_over_50_steps": int(sum(growth[label] > 50)),
                       "seeds_walking": len(walking)}
         print(f"{label} ({len(rows)} seeds; {len(walking)} walking):")
         print("  mean training episode length " + ", ".join(
             f"{name} {value:.0f}" for name, value in out[label]["mean_episode_length"].items())
-              + f"; growth from 500k to the end {np.mean(growth):+.0f} steps "
+              + f"; growth from 500k to the end {np.mean(growth[label]):+.0f} steps "
               f"({out[label]['seeds_growing_by_over_50_steps']} of {len(rows)} seeds grew by > 50)")
         for key in ("return_per_training_step", "action_std"):
             print(f"  mean {key.replace('_', ' ')} " + ", ".join(
@@ -74,8 +77,6 @@ def main():
                   + f"  per step at the end {r['return_per_training_step']['900k-1M']:5.2f}"
                   f"  final {r['final_true_return']:6.0f}")
     # does the growth from 500k to the end differ between the growing baseline and each other group?
-    growth = {label: np.array([r["episode_length"]["900k-1M"] - r["episode_length"]["450-550k"] for r in g["seeds"]])
-              for label, g in out.items()}
     reference = "growing + down-cut (PPO, true reward)"
     rng = np.random.default_rng(0)
     for label in growth:
