@@ -261,13 +261,12 @@ def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo
                policy_kwargs: dict | None = None) -> BaseAlgorithm:
     """A new agent; a task may give its own PPO settings (``ppo_kwargs``, replacing ``PPO_KWARGS``)
     and ``policy_kwargs`` for Gaussian exploration (gSDE sets its own noise scale); a run's
-    ``log_std_init`` and ``gae_lambda`` replace the task's."""
+    ``log_std_init``, ``gamma`` and ``gae_lambda`` replace the task's."""
     if config.algo == "ppo":
         cls, kwargs = PPO, PPO_KWARGS if ppo_kwargs is None else ppo_kwargs
     else:
         cls, kwargs = A2C, A2C_KWARGS
-    if config.gae_lambda:
-        kwargs = kwargs | {"gae_lambda": config.gae_lambda}
+    kwargs = kwargs | {name: getattr(config, name) for name in ("gamma", "gae_lambda") if getattr(config, name)}
     if config.obs_norm:
         policy_kwargs = dict(policy_kwargs or {}, features_extractor_class=StandardisedObs)
     if config.log_std_init:

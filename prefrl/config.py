@@ -49,6 +49,10 @@ class RunConfig:
     gae_lambda: float = arg(0.0, "lambda of the RL's generalised advantage estimates (PPO/A2C); 0: the task's own "
                                  "(0.97 on the paper tasks, 0.95 on the backflip). Nearer 1 carries credit further "
                                  "back from a late payoff at more variance, e.g. 0.99", rl=True)
+    gamma: float = arg(0.0, "discount of the RL (PPO/A2C; not the teacher's, see --oracle-gamma); 0: the task's own "
+                            "(0.995 on the paper tasks and the backflip, the paper's). Nearer 1 values reward further "
+                            "ahead, e.g. 0.9999 (rl-baselines3-zoo's for Swimmer, whose progress per step is small)",
+                       rl=True)
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
                                 "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
@@ -164,6 +168,8 @@ class RunConfig:
                               "which sets its own scale: drop one of them")
         if not (math.isfinite(self.reward_std) and self.reward_std > 0):
             raise ConfigError(f"--reward-std must be a positive number, got {self.reward_std}")
+        if not 0 <= self.gamma <= 1:
+            raise ConfigError(f"--gamma must be in [0, 1] (0: the task's own), got {self.gamma}")
         if not 0 <= self.gae_lambda <= 1:
             raise ConfigError(f"--gae-lambda must be in [0, 1] (0: the task's own), got {self.gae_lambda}")
         if not 0 <= self.train_episode_growth <= 1:

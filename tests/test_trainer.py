@@ -604,19 +604,23 @@ def test_log_std_init_sets_the_initial_action_noise_of_run_and_baseline(tmp_path
         RunConfig(**{**TINY, "log_std_init": -1.0, "gsde_every": 4})
 
 
-def test_gae_lambda_replaces_the_tasks_own(tmp_path):
+@pytest.mark.parametrize("name, value", [("gae_lambda", 0.99), ("gamma", 0.9999)])
+def test_gamma_and_gae_lambda_replace_the_tasks_own(tmp_path, name, value):
     from experiments import backflip
     from prefrl import agents
 
-    assert PreferenceRun(RunConfig(**TINY), tmp_path / "default").agent.gae_lambda == agents.PPO_KWARGS["gae_lambda"]
-    assert PreferenceRun(RunConfig(**{**TINY, "gae_lambda": 0.99}), tmp_path / "set").agent.gae_lambda == 0.99
+    assert getattr(PreferenceRun(RunConfig(**TINY), tmp_path / "default").agent, name) == agents.PPO_KWARGS[name]
+    assert getattr(PreferenceRun(RunConfig(**{**TINY, name: value}), tmp_path / "set").agent, name) == value
+    a2c = PreferenceRun(RunConfig(**{**TINY, "algo": "a2c", name: value}), tmp_path / "a2c").agent
+    assert getattr(a2c, name) == value and agents.A2C_KWARGS[name] != value
     flip = {"env": "HopperBackflip", "oracle_score": "backflip", "labels": 16, "n_envs": 2}
-    assert backflip.backflip_run(RunConfig(**flip), tmp_path / "flip").agent.gae_lambda == \
-        backflip.PPO_KWARGS["gae_lambda"]  # the task's own PPO settings
-    assert backflip.backflip_run(RunConfig(**flip, gae_lambda=0.99), tmp_path / "flip99").agent.gae_lambda == 0.99
+    assert getattr(backflip.backflip_run(RunConfig(**flip), tmp_path / "flip").agent, name) == \
+        backflip.PPO_KWARGS[name]  # the task's own PPO settings
+    assert getattr(backflip.backflip_run(RunConfig(**flip, **{name: value}), tmp_path / "flip2").agent, name) == value
+    flag = "--" + name.replace("_", "-")
     for bad in (-0.1, 1.5):
-        with pytest.raises(ConfigError, match=r"--gae-lambda must be in \[0, 1\]"):
-            RunConfig(**{**TINY, "gae_lambda": bad})
+        with pytest.raises(ConfigError, match=rf"{flag} must be in \[0, 1\]"):
+            RunConfig(**{**TINY, name: bad})
 
 
 def test_reward_std_sets_the_scale_of_r_hat_and_of_the_scaled_true_reward(tmp_path):
