@@ -17,6 +17,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import dataclasses  # noqa: E402
+import fcntl  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
@@ -165,7 +166,18 @@ def log_sweep(path: Path, sweep: SweepConfig, argv: Sequence[str]) -> None:
     """Append this sweep (its command line, start time and settings) to ``path``'s list
     ``{"sweeps": [...]}``, so a folder filled by several commands records each of them. A file
     of the earlier one-sweep format (one settings object) becomes the list's first entry; a file
-    that is neither is left as it is and the sweep refused."""
+    that is neither is left as it is and the sweep refused. Sweeps started together into one folder
+    take turns (an exclusive lock on the folder while each reads and rewrites the file), so none is
+    lost."""
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)  # released when the descriptor closes
+        _append_sweep(path, sweep, argv)
+    finally:
+        os.close(folder)
+
+
+def _append_sweep(path: Path, sweep: SweepConfig, argv: Sequence[str]) -> None:
     entries: list[dict[str, Any]] = []
     if path.exists():
         try:
@@ -180,7 +192,7 @@ def log_sweep(path: Path, sweep: SweepConfig, argv: Sequence[str]) -> None:
             raise ConfigError(f"{path} is not a record of sweeps; move it away, then run again")
     entries.append({"command": shlex.join(["python", "-m", "experiments.sweep", *argv]),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **dataclasses.asdict(sweep)})
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"sweeps": entries}, indent=2) + "\n")
     os.replace(tmp, path)
 

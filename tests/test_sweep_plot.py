@@ -66,6 +66,29 @@ def test_each_sweep_into_a_folder_is_recorded_and_a_foreign_file_is_kept(tmp_pat
         assert path.read_text() == text
 
 
+def _log_sweeps(path, start, n):
+    for i in range(n):
+        start.wait()
+        sweep.log_sweep(path, sweep.SweepConfig(labels=str(i)), [])
+
+
+def test_sweeps_started_together_into_one_folder_all_land_in_its_record(tmp_path):
+    """Two sweeps into one folder at once (one per core, a common way to fill a folder) each add their entry,
+    neither fails nor drops the other's."""
+    import multiprocessing
+
+    path, ctx = tmp_path / "sweep.json", multiprocessing.get_context("fork")
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_log_sweeps, args=(path, start, 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 4
+    assert sorted(int(e["labels"]) for e in json.loads(path.read_text())["sweeps"]) == sorted(list(range(25)) * 4)
+    assert [f.name for f in tmp_path.iterdir()] == ["sweep.json"]  # nothing left beside it
+
+
 def test_plot_summarises_seeds_against_the_true_reward_baseline(tmp_path):
     for seed in (0, 1):
         for true_reward in (False, True):
