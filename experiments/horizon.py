@@ -6,9 +6,11 @@ and torso height are reported per window of steps. Beside them: the return per s
 last training episodes (metrics.jsonl's train/true_return over their mean length, train/episode_length, or
 in runs that predate it the configured length) times the task's episode length, what the policy would
 score if it went on as it did in training. A policy trained on short episodes that hops through them
-and then falls shows a high training figure, high early windows and a collapse after.
+and then falls shows a high training figure, high early windows and a collapse after. ``--stochastic``
+samples the policy's actions, as in training, instead: a policy that does well only with its noise
+scores high there and low deterministically, whatever the window.
 
-    python -m experiments.horizon RUN_DIR [RUN_DIR ...] [--window 100] [--training-only] [--out FILE.json]
+    python -m experiments.horizon RUN_DIR [RUN_DIR ...] [--window 100] [--stochastic] [--training-only] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ def training_return(run: Path, config: RunConfig, episode_steps: int) -> float:
     return float(np.mean(per_step) * episode_steps)
 
 
-def windows(run: Path, window: int, rollout: bool = True) -> dict[str, Any]:
-    """The final policy over the final evaluation's episodes, per ``window`` steps (see the module);
-    without ``rollout`` only the final and the training figures (no policy.zip needed)."""
+def windows(run: Path, window: int, rollout: bool = True, stochastic: bool = False) -> dict[str, Any]:
+    """The final policy over the final evaluation's episodes, per ``window`` steps (see the module),
+    ``stochastic``: its actions sampled (torch seeded with the run's seed); without ``rollout`` only the
+    final and the training figures (no policy.zip needed)."""
     for name in ("policy.zip", "summary.json", "config.json")[0 if rollout else 1:]:
         if not (run / name).is_file():
             raise ValueError(f"{run}: no {name}; give the folder of a finished run")
@@ -62,9 +65,10 @@ def windows(run: Path, window: int, rollout: bool = True) -> dict[str, Any]:
     agent = agents.load_agent(config, run / "policy.zip", agents.make_vec_env(config.env, 1, 0), None)
     venv = agents.make_vec_env(config.env, episodes, config.seed + 20_000)  # as the final evaluation
     rewards, heights = np.zeros((length, episodes)), np.full((length, episodes), np.nan)
+    torch.manual_seed(config.seed)
     obs = venv.reset()
     for t in range(length):
-        actions, _ = agent.predict(obs, deterministic=True)
+        actions, _ = agent.predict(obs, deterministic=not stochastic)
         obs, rewards[t], _, infos = venv.step(actions)
         heights[t] = [info.get("height", np.nan) for info in infos]
     venv.close()
@@ -73,6 +77,7 @@ def windows(run: Path, window: int, rollout: bool = True) -> dict[str, Any]:
         "run": run.name,
         "env": config.env,
         "final_true_return": summary["final_true_return"],
+        "actions": "sampled" if stochastic else "deterministic",
         "true_return": float(rewards.sum(axis=0).mean()),
         "training_return_scaled": training_return(run, config, length),
         "window": window,
@@ -87,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="folders of finished runs (with policy.zip)")
     parser.add_argument("--window", type=int, default=100, help="steps per window (default: 100)")
+    parser.add_argument("--stochastic", action="store_true",
+                        help="sample the policy's actions, as in training, instead of its deterministic ones")
     parser.add_argument("--training-only", action="store_true",
                         help="only the final evaluation's return and the training figure, from summary.json and "
                              "metrics.jsonl (for runs whose policy.zip was not kept)")
@@ -94,13 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.window <= 0:
         parser.exit(2, f"--window must be a positive number of steps, got {args.window}\n")
+    if args.stochastic and args.training_only:
+        parser.exit(2, "--stochastic samples the policy's actions; --training-only runs no policy: drop one\n")
     if args.out and args.out.exists():
         parser.exit(2, f"--out {args.out} exists; give a new file name (nothing was overwritten)\n")
     torch.set_num_threads(1)
     results = []
     for run in args.runs:
         try:
-            result = windows(run, args.window, rollout=not args.training_only)
+            result = windows(run, args.window, rollout=not args.training_only, stochastic=args.stochastic)
         except ValueError as e:
             parser.exit(2, f"{e}\n")
         results.append(result)

@@ -24,6 +24,14 @@ def test_windows_reproduce_the_final_evaluation_and_scale_the_training_return(tm
     assert result["training_return_scaled"] == pytest.approx(per_step * 40)
     assert "window_heights" not in result  # ToyLine has no torso
     assert f"{run.name}: final {summary['final_true_return']:.0f}" in capsys.readouterr().out
+    assert result["actions"] == "deterministic"
+    sampled = []
+    for name in ("s1.json", "s2.json"):
+        assert horizon.main([str(run), "--window", "10", "--stochastic", "--out", str(tmp_path / name)]) == 0
+        sampled.append(json.loads((tmp_path / name).read_text())[0])
+    assert sampled[0] == sampled[1]  # seeded: the same sampled actions each time
+    assert sampled[0]["actions"] == "sampled" and sampled[0]["true_return"] != result["true_return"]
+    assert sum(sampled[0]["window_returns"]) == pytest.approx(sampled[0]["true_return"])
     (run / "policy.zip").unlink()  # --training-only reads metrics.jsonl and summary.json alone
     assert horizon.main([str(run), "--training-only", "--out", str(tmp_path / "t.json")]) == 0
     [only] = json.loads((tmp_path / "t.json").read_text())
@@ -41,3 +49,6 @@ def test_bad_input_exits_with_one_line_and_overwrites_nothing(tmp_path, capsys):
         horizon.main([str(tmp_path / "empty"), "--out", str(tmp_path / "h.json")])
     assert e.value.code == 2 and "exists" in capsys.readouterr().err
     assert (tmp_path / "h.json").read_text() == "keep"
+    with pytest.raises(SystemExit) as e:
+        horizon.main([str(tmp_path / "empty"), "--stochastic", "--training-only"])
+    assert e.value.code == 2 and "drop one" in capsys.readouterr().err
