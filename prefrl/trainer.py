@@ -107,6 +107,8 @@ class PreferenceRun:
         # CPU time of this process (one torch thread): the loop's cost whatever else the machine runs
         self.start_cpu = time.process_time() - resumed.get("cpu_time", 0.0)
         self.clock = CpuClock(resumed.get("cpu_parts"))
+        # read now, with the code just loaded: a checkout changed under a running run is not its code
+        self.provenance = run_dir.provenance()
         self.plan_env_steps = resumed.get("plan_env_steps", 0)  # env steps of planning on r_hat
         if not config.true_reward:
             self.reward_wrapper.clock = self.clock  # r_hat per env step, as "reward_per_step"
@@ -533,7 +535,7 @@ class PreferenceRun:
             **self.clock.breakdown(cpu_time, () if cfg.true_reward else PREFERENCE_PARTS),
             **final.metrics("final_"),
             "final_eval_episodes": cfg.final_eval_episodes,
-            "provenance": run_dir.provenance(),
+            "provenance": self.provenance,
         }
         if not cfg.true_reward:
             (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())

@@ -147,6 +147,15 @@ def test_the_summary_says_what_code_packages_and_machine_made_the_run(tmp_path):
     assert made["numerics"]["numpy_simd"] is None or isinstance(made["numerics"]["numpy_simd"], list)
 
 
+def test_the_summary_names_the_commit_the_run_started_on_not_one_checked_out_while_it_ran(tmp_path, monkeypatch):
+    from prefrl import run_dir
+
+    monkeypatch.setattr(run_dir, "_git_commit", lambda: "a" * 40)
+    run = PreferenceRun(RunConfig(**{**TINY, "true_reward": True, "steps": 2048}), tmp_path / "run")
+    monkeypatch.setattr(run_dir, "_git_commit", lambda: "b" * 40)  # e.g. `git checkout` in its worktree
+    assert run.run()["provenance"]["git_commit"] == "a" * 40
+
+
 def test_the_numerics_record_names_the_pinned_code_paths(monkeypatch):
     """``MKL_CBWR=COMPATIBLE`` (MKL's branch that gives the same results on Intel and AMD CPUs) shows in the
     provenance, and an unset variable reads None, not the library's own pick."""
