@@ -51,7 +51,7 @@ class RunConfig:
                                  "back from a late payoff at more variance, e.g. 0.99", rl=True)
     gamma: float = arg(0.0, "discount of the RL (PPO/A2C; not the teacher's, see --oracle-gamma); 0: the task's own "
                             "(0.995 on the paper tasks and the backflip, the paper's). Nearer 1 values reward further "
-                            "ahead, e.g. 0.9999 (rl-baselines3-zoo's for Swimmer, whose progress per step is small)",
+                            "ahead, e.g. 0.9999 (rl-baselines3-zoo's for Swimmer; see experiments/results/swimmer_setting_1M)",
                        rl=True)
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
