@@ -97,6 +97,6 @@ def parts_hashes() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    ((digest, first), parts), branch = mkl_branch(lambda: (outputs_hash(), parts_hashes()))
-    print(json.dumps({"hash": digest, "first_output": first, "parts": parts, "MKL_CBWR": os.environ.get("MKL_CBWR"),
+    ((net_hash, first), parts), branch = mkl_branch(lambda: (outputs_hash(), parts_hashes()))
+    print(json.dumps({"hash": net_hash, "first_output": first, "parts": parts, "MKL_CBWR": os.environ.get("MKL_CBWR"),
                       "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), **branch}))
