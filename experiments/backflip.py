@@ -470,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in argv
     defaults = DEFAULTS | (QUICK if quick else {})
-    parser = cli.build_parser(RunConfig, "python -m experiments.backflip", __doc__.splitlines()[0], defaults)
+    parser = cli.build_parser(RunConfig, "python -m experiments.backflip", __doc__, defaults)
     parser.add_argument("--quick", action="store_true", help=f"a few minutes' run to look at: {QUICK}")
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/backflip_<labels>_s<seed>)")
     parser.add_argument("--launch-share", type=float, default=LAUNCH_SHARE,

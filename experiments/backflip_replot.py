@@ -9,7 +9,6 @@ touched. Single runs only: a population's plot gathers its members and is drawn 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from prefrl.config import ConfigError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.backflip_replot", description=__doc__.splitlines()[0])
+    parser = cli.new_parser("python -m experiments.backflip_replot", __doc__)
     parser.add_argument("runs", type=Path, nargs="+", help="finished backflip run directories")
     ns = parser.parse_args(argv)
     for path in ns.runs:  # every directory checked before any plot is written

@@ -13,7 +13,6 @@ setting from one folder the result is that setting's row of DIR/across_tasks.jso
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from prefrl import cli
 from prefrl.results import (
     group_pct_resamples,
     group_rng,
@@ -60,7 +60,7 @@ def combine(specs: Sequence[str]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.combine", description=__doc__.split("\n\n")[0])
+    parser = cli.new_parser("python -m experiments.combine", __doc__)
     parser.add_argument("picks", nargs="+", help="DIR::GROUP, one per task")
     parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
     args = parser.parse_args(argv)

@@ -33,7 +33,6 @@ comparison prints the same numbers each time. With 3-14 seeds a group and outcom
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -46,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from prefrl import cli
 from prefrl.results import BOOTSTRAP_RESAMPLES, load_runs, percentile_interval, read_group
 
 MAX_EXACT_SPLITS = 100_000
@@ -274,7 +274,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__.split("\n\n")[0])
+    parser = cli.new_parser("python -m experiments.compare", __doc__)
     parser.add_argument("a", help="DIR::GROUP, the first group")
     parser.add_argument("b", help="DIR::GROUP, the group it is compared with")
     parser.add_argument("--success", type=float, help="also count the seeds ending above this return")

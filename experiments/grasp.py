@@ -267,7 +267,7 @@ def summarise(out: Path, args: GraspArgs) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.build_parser(GraspArgs, "python -m experiments.grasp", __doc__.splitlines()[0])
+    parser = cli.build_parser(GraspArgs, "python -m experiments.grasp", __doc__)
     cli.add_label_page_flags(parser)
     args, ns = cli.parse(GraspArgs, argv, parser)
     if args.quick and args.out == GraspArgs.out:

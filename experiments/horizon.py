@@ -19,7 +19,6 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -29,7 +28,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from prefrl import agents, run_dir  # noqa: E402
+from prefrl import agents, cli, run_dir  # noqa: E402
 from prefrl.config import RunConfig  # noqa: E402
 
 LAST_CHUNKS = 5
@@ -89,7 +88,7 @@ def windows(run: Path, window: int, rollout: bool = True, stochastic: bool = Fal
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.new_parser("python -m experiments.horizon", __doc__)
     parser.add_argument("runs", nargs="+", type=Path, help="folders of finished runs (with policy.zip)")
     parser.add_argument("--window", type=int, default=100, help="steps per window (default: 100)")
     parser.add_argument("--stochastic", action="store_true",

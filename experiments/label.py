@@ -29,7 +29,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli._OneLineParser(prog="python -m experiments.label", description=__doc__.splitlines()[0],
+    p = cli.new_parser("python -m experiments.label", __doc__,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("run_dir", help="run directory holding config.json and labels.sqlite")
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind; anything but loopback needs a token")

@@ -24,7 +24,7 @@ from prefrl.config import RunConfig  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.build_parser(RunConfig, "python -m experiments.mujoco", __doc__.splitlines()[0])
+    parser = cli.build_parser(RunConfig, "python -m experiments.mujoco", __doc__)
     parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<env>_<labels>_s<seed>)")
     cli.add_label_page_flags(parser)
     config, ns = cli.parse(RunConfig, argv, parser)

@@ -11,7 +11,6 @@ reward_model_accuracy.png, reward_hacking.png.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -24,7 +23,7 @@ from prefrl.results import across_tasks, load_runs, summarise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.plot", description=__doc__.splitlines()[0])
+    parser = cli.new_parser("python -m experiments.plot", __doc__)
     parser.add_argument("results", type=Path, help="results folder (holding runs/)")
     ns = parser.parse_args(argv)
     if not (ns.results / "runs").is_dir():

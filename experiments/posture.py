@@ -48,7 +48,7 @@ def posture(results: Path, env_name: str, episodes: int, seed: int) -> dict[str,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = cli._OneLineParser(prog="python -m experiments.posture", description=__doc__.splitlines()[0],
+    p = cli.new_parser("python -m experiments.posture", __doc__,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("results", type=Path, help="results folder (holding runs/)")
     p.add_argument("--env", default="HalfCheetah", help=f"task: one of {', '.join(PLANAR)}")

@@ -128,7 +128,7 @@ def mean_over_seeds(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = cli._OneLineParser(prog="python -m experiments.queried", description=__doc__.splitlines()[0])
+    p = cli.new_parser("python -m experiments.queried", __doc__)
     p.add_argument("results", type=Path, help="results folder (holding runs/)")
     ns = p.parse_args(argv)
     if not (ns.results / "runs").is_dir():

@@ -89,7 +89,7 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = cli._OneLineParser(prog="python -m experiments.reward_fit", description=__doc__.splitlines()[0],
+    p = cli.new_parser("python -m experiments.reward_fit", __doc__,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("run_dir", help="a finished preference run (holds reward_model.npz)")
     p.add_argument("--policy", default=None, help="run directory whose policy.zip to roll out (default: RUN_DIR)")

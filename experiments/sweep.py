@@ -198,7 +198,7 @@ def _append_sweep(path: Path, sweep: SweepConfig, argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.build_parser(SweepConfig, "python -m experiments.sweep", __doc__.splitlines()[0])
+    parser = cli.build_parser(SweepConfig, "python -m experiments.sweep", __doc__)
     sweep, _ = cli.parse(SweepConfig, argv, parser)
     if sweep.workers <= 0:
         raise ConfigError(f"--workers must be positive, got {sweep.workers}")

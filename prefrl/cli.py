@@ -51,11 +51,20 @@ def parse_overrides(text: str, cls: type, flag: str = "--overrides") -> dict[str
     return settings
 
 
-def build_parser(cls: type, prog: str, description: str, defaults: dict[str, Any] | None = None
+def summary(doc: str) -> str:
+    """A module docstring's first paragraph as one line: the ``--help`` description."""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def new_parser(prog: str, doc: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """An entry point's parser: ``doc``'s first paragraph as its description, errors in one line."""
+    return _OneLineParser(prog=prog, description=summary(doc), **kwargs)
+
+
+def build_parser(cls: type, prog: str, doc: str, defaults: dict[str, Any] | None = None
                  ) -> argparse.ArgumentParser:
     """One ``--flag`` per field of the dataclass ``cls``; bools are switches."""
-    parser = _OneLineParser(prog=prog, description=description,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = new_parser(prog, doc, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = defaults or {}
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")

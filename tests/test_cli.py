@@ -1,7 +1,9 @@
 """Bad input on the command line: one line saying what to do, exit code 2, nothing overwritten."""
 
+import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,14 +75,35 @@ def test_mkl_branches_mkl_knows_pass(value, monkeypatch):
     check_numerics_environment()  # no error
 
 
-@pytest.mark.parametrize("module", ["mujoco", "backflip", "grasp", "sweep", "plot", "reward_fit", "posture"])
-def test_every_entry_point_prints_its_help(module, capsys):
-    """``--help`` exits 0 with the usage line (argparse %-formats help strings, so a bare % in
-    one crashes it)."""
-    import importlib
+ENTRY_POINTS = sorted(p.stem for p in Path(__file__).parents[1].joinpath("experiments").glob("*.py")
+                      if "\ndef main(" in p.read_text())
 
-    main = importlib.import_module(f"experiments.{module}").main
+
+def test_the_entry_points_are_found():
+    assert {"mujoco", "backflip", "grasp", "sweep", "plot", "label", "compare", "horizon"} <= set(ENTRY_POINTS)
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_every_entry_point_prints_its_help(module, capsys):
+    """``--help`` exits 0 with the usage line and the module docstring's whole first paragraph
+    (argparse %-formats help strings, so a bare % in one crashes it)."""
+    imported = importlib.import_module(f"experiments.{module}")
     with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
+        imported.main(["--help"])
     assert exit_info.value.code == 0
-    assert f"python -m experiments.{module}" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"python -m experiments.{module}" in out
+    assert cli.summary(imported.__doc__) in out
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_every_entry_point_refuses_bad_arguments_in_one_line(module, capsys):
+    """An unknown flag (or, first, a missing positional argument) is one line on stderr, exit 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(f"experiments.{module}").main(["--no-such-flag"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"python -m experiments.{module}: error: "), captured.err
+    assert lines[0].endswith("(see --help)")
