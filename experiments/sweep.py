@@ -81,18 +81,21 @@ class SweepConfig:
     def grid(self) -> list[tuple[str, RunConfig]]:
         """(run name, config) for every cell of the grid."""
 
-        def split(text, kind=str):
+        def split(name, kind=str):
+            text = getattr(self, name)
             try:
                 return [kind(x) for x in text.split(",") if x.strip()]
-            except ValueError as e:
-                raise ConfigError(f"malformed list {text!r}: {e}") from e
+            except ValueError:
+                example = {"labels": "350,700", "seeds": "0,1,2", "segments": "1,1.5"}[name]
+                raise ConfigError(f"--{name}: {text!r} is not a comma-separated list of numbers "
+                                  f"(e.g. --{name} {example})") from None
 
         settings = cli.parse_overrides(self.overrides, RunConfig)
         tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in settings.items())
 
         runs = []
-        for env in split(self.envs):
-            for seed in split(self.seeds, int):
+        for env in split("envs"):
+            for seed in split("seeds", int):
                 if self.baseline:
                     runs.append((f"{env}_true{tag}_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
                                                                        true_reward=True, **settings)))
@@ -101,8 +104,8 @@ class SweepConfig:
                                  RunConfig(env=env, seed=seed, steps=self.steps, true_reward=True,
                                            scale_true_reward=True, **settings)))
                 for labels, selector, oracle, ablation, seconds in product(
-                        split(self.labels, int), split(self.selectors), split(self.oracles), split(self.ablations),
-                        split(self.segments, float) or [None]):
+                        split("labels", int), split("selectors"), split("oracles"), split("ablations"),
+                        split("segments", float) or [None]):
                     if oracle not in ORACLES:
                         raise ConfigError(f"unknown oracle variant {oracle!r}; known: {', '.join(ORACLES)}")
                     if ablation not in ABLATIONS:

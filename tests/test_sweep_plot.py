@@ -37,10 +37,10 @@ def test_grid_overrides_apply_to_every_run_and_name_it():
 
 
 @pytest.mark.parametrize("field, value, message", [("oracles", "angry", "unknown oracle variant 'angry'"),
-                                                   ("labels", "7x", "malformed list '7x'"),
+                                                   ("labels", "7x", "--labels: '7x' is not a comma-separated list of numbers"),
                                                    ("envs", "Hoper", "unknown env 'Hoper'"),
                                                    ("segments", "-1", "--segment-seconds must be in"),
-                                                   ("segments", "1.5s", "malformed list '1.5s'"),
+                                                   ("segments", "1.5s", "--segments: '1.5s' is not a comma-separated list of numbers"),
                                                    ("overrides", "speed=3", "'speed=3' is not NAME=VALUE"),
                                                    ("overrides", "ent_coef=lots", "malformed value"),
                                                    ("overrides", "ent_coef=-1", "--ent-coef must be >= 0")])
