@@ -42,10 +42,14 @@ Ids: ``prefrl/<Task>-v0`` for Task in :data:`TASKS`.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
@@ -144,11 +148,39 @@ class PaperTask(gym.Wrapper):
         return {"qpos": data.qpos.copy(), "qvel": data.qvel.copy()}
 
 
+ASSET_DEPRECATION = "compiler attribute 'settotalmass' is deprecated"
+"""What MuJoCo says on loading gymnasium's half_cheetah.xml, about the file, not about anything a user did."""
+
+
+@contextlib.contextmanager
+def _without_asset_deprecation() -> Iterator[None]:
+    """Load models without MuJoCo's :data:`ASSET_DEPRECATION` warning: it went to stderr and to the working
+    directory's MUJOCO_LOG.TXT at every HalfCheetah built (about 35 times a run). The attribute still applies
+    (the model's mass is unchanged); every other warning is printed and logged as MuJoCo's default does."""
+    previous = mujoco.get_mju_user_warning()
+
+    def warn(message: str) -> None:
+        if message.startswith(ASSET_DEPRECATION):
+            return
+        if previous is not None:
+            previous(message)
+        else:
+            mujoco.mju_writeLog("WARNING", message)
+            print(f"WARNING: {message}", file=sys.stderr)
+
+    mujoco.set_mju_user_warning(warn)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
 def make_task(task: str, **kwargs) -> gym.Env:
     """Entry point for ``prefrl/<task>-v0``; keyword arguments override the task's."""
     spec = TASKS[task]
-    return PaperTask(spec.env_class(**(spec.kwargs | kwargs)), spec.height_qpos, spec.posture_height,
-                     spec.respawn_seconds, spec.pitch_qpos)
+    with _without_asset_deprecation():
+        env = spec.env_class(**(spec.kwargs | kwargs))
+    return PaperTask(env, spec.height_qpos, spec.posture_height, spec.respawn_seconds, spec.pitch_qpos)
 
 
 def register_all() -> None:

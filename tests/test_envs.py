@@ -161,3 +161,23 @@ def test_a_cheetah_on_its_back_reports_upright_below_zero():
         *_, info = env.step(np.zeros(env.action_space.shape))
     assert info["upright"] < -0.9
     env.close()
+
+
+def test_gymnasiums_half_cheetah_asset_warning_is_dropped_and_others_still_pass(capfd, tmp_path, monkeypatch):
+    """half_cheetah.xml's deprecated settotalmass warned on stderr and in MUJOCO_LOG.TXT at every build; the
+    attribute still applies (total mass 14), and any other MuJoCo warning is still printed and logged."""
+    import mujoco
+
+    from envs import paper_tasks
+
+    monkeypatch.chdir(tmp_path)  # where MuJoCo's default handler writes MUJOCO_LOG.TXT
+    env = gym.make("prefrl/HalfCheetah-v0")
+    assert env.unwrapped.model.body_mass.sum() == pytest.approx(14.0)
+    env.close()
+    assert "settotalmass" not in capfd.readouterr().err
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+    assert mujoco.get_mju_user_warning() is None  # MuJoCo's own handler is back
+    with paper_tasks._without_asset_deprecation():
+        mujoco.get_mju_user_warning()("some other warning")
+    assert "WARNING: some other warning" in capfd.readouterr().err
+    assert "some other warning" in (tmp_path / "MUJOCO_LOG.TXT").read_text()
