@@ -65,11 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
     args = parser.parse_args(argv)
     if args.out and args.out.exists():
-        parser.exit(2, f"--out {args.out} exists; give a new file name (nothing was overwritten)\n")
+        cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
     try:
         result = combine(args.picks)
     except ValueError as e:
-        parser.exit(2, f"{e}\n")
+        cli.fail(str(e))
     for row in result["per_task"]:
         low, high = row["pct_ci95"]
         print(f"{row['env']}: {row['pct']:.0f}% [{low:.0f}, {high:.0f}] (seeds {row['seeds']}; {row['group']})")

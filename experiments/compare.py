@@ -286,11 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
     args = parser.parse_args(argv)
     if args.out and args.out.exists():
-        parser.exit(2, f"--out {args.out} exists; give a new file name (nothing was overwritten)\n")
+        cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
     try:
         result = compare(args.a, args.b, args.success, args.paired, args.curves)
     except ValueError as e:
-        parser.exit(2, f"{e}\n")
+        cli.fail(str(e))
     print(report(result))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -99,18 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the results to this JSON file (must not exist)")
     args = parser.parse_args(argv)
     if args.window <= 0:
-        parser.exit(2, f"--window must be a positive number of steps, got {args.window}\n")
+        cli.fail(f"--window must be a positive number of steps, got {args.window}")
     if args.stochastic and args.training_only:
-        parser.exit(2, "--stochastic samples the policy's actions; --training-only runs no policy: drop one\n")
+        cli.fail("--stochastic samples the policy's actions; --training-only runs no policy: drop one")
     if args.out and args.out.exists():
-        parser.exit(2, f"--out {args.out} exists; give a new file name (nothing was overwritten)\n")
+        cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
     torch.set_num_threads(1)
     results = []
     for run in args.runs:
         try:
             result = windows(run, args.window, rollout=not args.training_only, stochastic=args.stochastic)
         except ValueError as e:
-            parser.exit(2, f"{e}\n")
+            cli.fail(str(e))
         results.append(result)
         line = (f"{run.name}: final {result.get('true_return', result['final_true_return']):.0f} (training "
                 f"episodes, scaled: {result['training_return_scaled']:.0f})")

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from prefrl.config import ConfigError
 
@@ -84,6 +84,12 @@ def parse(cls: type[T], argv: Sequence[str] | None, parser: argparse.ArgumentPar
     return cls(**{k: v for k, v in vars(ns).items() if k in names}), ns
 
 
+def fail(message: str) -> NoReturn:
+    """Bad input: one line on stderr saying what to do, exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main_guard(fn: Callable[[], int | None]) -> Callable[[], None]:
     """Run ``fn``; a ConfigError becomes one line on stderr and exit code 2."""
 
@@ -95,8 +101,7 @@ def main_guard(fn: Callable[[], int | None]) -> Callable[[], None]:
             check_numerics_environment()
             code = fn()
         except ConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
+            fail(str(e))
         sys.exit(code or 0)
 
     return wrapped

@@ -70,7 +70,8 @@ def test_bad_picks_exit_with_one_line(tmp_path, monkeypatch, capsys, picks, mess
     (tmp_path / "keep.json").write_text("keep")
     with pytest.raises(SystemExit) as e:
         combine.main(picks)
-    assert e.value.code == 2 and message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.startswith("error: ") and len(err.splitlines()) == 1
     with pytest.raises(SystemExit):
         combine.main(["a::Hopper 700 labels disagreement", "--out", "keep.json"])
     assert (tmp_path / "keep.json").read_text() == "keep"

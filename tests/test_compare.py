@@ -121,7 +121,7 @@ def test_bad_input_exits_with_one_line_and_keeps_files(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit) as e:
         compare.main(pair)
     err = capsys.readouterr().err
-    assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert e.value.code == 2 and message in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1
     (tmp_path / "keep.json").write_text("keep")
     with pytest.raises(SystemExit):
         compare.main(["a::Hopper 700 labels disagreement", "a::Hopper true reward", "--out", "keep.json"])

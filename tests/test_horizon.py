@@ -43,7 +43,7 @@ def test_bad_input_exits_with_one_line_and_overwrites_nothing(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         horizon.main([str(tmp_path / "empty")])
     assert e.value.code == 2
-    assert capsys.readouterr().err == f"{tmp_path / 'empty'}: no policy.zip; give the folder of a finished run\n"
+    assert capsys.readouterr().err == f"error: {tmp_path / 'empty'}: no policy.zip; give the folder of a finished run\n"
     (tmp_path / "h.json").write_text("keep")
     with pytest.raises(SystemExit) as e:
         horizon.main([str(tmp_path / "empty"), "--out", str(tmp_path / "h.json")])
