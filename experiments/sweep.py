@@ -21,6 +21,7 @@ import fcntl  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -90,6 +91,16 @@ class SweepConfig:
                 raise ConfigError(f"--{name}: {text!r} is not a comma-separated list of numbers "
                                   f"(e.g. --{name} {example})") from None
 
+        for name, example in (("envs", "Hopper,Walker2d"), ("seeds", "0,1,2")):
+            if not split(name):
+                raise ConfigError(f"--{name} is empty: name at least one (e.g. --{name} {example})")
+        if split("labels", int):
+            for name, example in (("selectors", "disagreement"), ("oracles", "perfect"), ("ablations", "none")):
+                if not split(name):
+                    raise ConfigError(f"--{name} is empty, so the --labels runs would be left out: name at least "
+                                      f"one (e.g. --{name} {example}), or give --labels ''")
+        elif not (self.baseline or self.scaled_baseline):
+            raise ConfigError("the grid has no runs: give --labels, or leave --baseline true")
         settings = cli.parse_overrides(self.overrides, RunConfig)
         tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in settings.items())
 
@@ -121,6 +132,22 @@ class SweepConfig:
         return runs
 
 
+def check_held_runs(out: Path, grid: list[tuple[str, RunConfig]]) -> None:
+    """Refuse (ConfigError, nothing written) a grid whose run directories in ``out`` already hold runs of
+    other settings (e.g. fewer --steps): counting such a run as this sweep's would mix settings in a group."""
+    clashes = []
+    for name, cfg in grid:
+        path = out / "runs" / name
+        if (path / "config.json").exists():
+            diff = run_dir.config_difference(path, cfg, fix="move that run away, then sweep again")
+            if diff:
+                clashes.append(f"{name} differs in: {', '.join(diff)}")
+    if clashes:
+        raise ConfigError(f"{len(clashes)} of this grid's runs in {out / 'runs'} were made with other settings "
+                          f"({clashes[0]}{'; ...' if len(clashes) > 1 else ''}); pass another --out, or the "
+                          "settings they were made with to extend or resume them (nothing was run)")
+
+
 def import_all(modules: Sequence[str]) -> None:
     """Import ``modules`` (e.g. ones that register more tasks); a clear error for a missing one."""
     for module in modules:
@@ -144,17 +171,46 @@ def run_one(name: str, config: dict[str, Any], out: str, imports: Sequence[str] 
     return train(RunConfig(**config), path)
 
 
-def run_on_ray(jobs: list[tuple[str, dict[str, Any], str, list[str]]], address: str, workers: int, report) -> None:
-    """The jobs as Ray tasks, one CPU each, reported as they finish. ``address`` 'local' starts a
-    private Ray instance with ``workers`` CPUs on this machine; anything else joins that cluster."""
+def _reachable(address: str, timeout: float = 5.0) -> str | None:
+    """None if something accepts TCP connections at ``address`` (``[ray://]HOST:PORT``), else why not.
+    Ray itself retries an address that does not answer for minutes, printing a warning every few seconds."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return f"{address!r} is not HOST:PORT"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        return f"nothing answers at {address} ({e})"
+    return None
+
+
+def connect_ray(address: str, workers: int) -> None:
+    """Join the Ray cluster at ``address`` ('auto': the one started on this machine with ``ray start``;
+    'local': start a private Ray instance with ``workers`` CPUs). Raises ConfigError, saying what to do,
+    if Ray is not installed or there is no cluster there."""
     try:
         import ray
     except ImportError as e:
         raise ConfigError("--ray needs Ray: pip install -e '.[ray]'") from e
     if address == "local":
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address=address, log_to_driver=False)
+        return
+    why = None if address == "auto" else _reachable(address)
+    if why is None:
+        try:
+            ray.init(address=address, log_to_driver=False)
+            return
+        except ConnectionError as e:
+            why = str(e).splitlines()[0]
+    raise ConfigError(f"--ray {address}: {why}; start a cluster (ray start --head) and give its address, "
+                      "or use --ray local (nothing was run)")
+
+
+def run_on_ray(jobs: list[tuple[str, dict[str, Any], str, list[str]]], report) -> None:
+    """The jobs as Ray tasks, one CPU each, on the cluster :func:`connect_ray` joined, reported as they
+    finish; Ray is shut down at the end, however it ends."""
+    import ray
+
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(run_one)
         pending = {remote.remote(*job): job[0] for job in jobs}
@@ -209,9 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import_all(imports)
     grid = sweep.grid()
     out = Path(sweep.out)
+    check_held_runs(out, grid)
     todo = [(name, cfg) for name, cfg in grid if not (out / "runs" / name / "summary.json").exists()]
     print(f"{len(grid)} runs in the grid, {len(grid) - len(todo)} already finished, {len(todo)} to run "
           f"({'ray ' + sweep.ray if sweep.ray else f'{sweep.workers} local processes'})", file=sys.stderr)
+    if sweep.ray:
+        connect_ray(sweep.ray, sweep.workers)  # before anything is written: a cluster that is not there
     (out / "runs").mkdir(parents=True, exist_ok=True)
     log_sweep(out / "sweep.json", sweep, sys.argv[1:] if argv is None else argv)
     start = time.time()
@@ -221,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"({summary['wall_time'] / 60:.1f} min)", file=sys.stderr)
 
     if sweep.ray:
-        run_on_ray(jobs, sweep.ray, sweep.workers, report)
+        run_on_ray(jobs, report)
     else:
         with ProcessPoolExecutor(sweep.workers, mp_context=get_context("spawn"),
                                  initializer=run_dir.die_with_parent, initargs=(os.getpid(),)) as pool:

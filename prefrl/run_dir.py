@@ -104,6 +104,21 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def config_difference(path: Path, config: RunConfig, fix: str = "pass another --run-dir") -> list[str]:
+    """The settings in which the run in ``path`` (its config.json) differs from ``config``; [] if none.
+
+    Raises ConfigError (ending in ``fix``, what to do) if the file is not JSON."""
+    cfg_file = Path(path) / "config.json"
+    wanted = config_json(config)
+    try:
+        existing = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{cfg_file} is not valid JSON ({e}); {fix}") from e
+    # A setting added after the run was made is absent from its config.json: it ran with the default.
+    existing = {k: v for k, v in _defaults().items() if k in wanted} | existing
+    return sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
+
+
 def prepare(path: Path, config: RunConfig, hold: bool = True) -> Path:
     """Create the run directory, or reopen it if it holds the same config, and lock it to this process
     (``hold=False``: check the directory for a process that will train in it, and leave it unlocked).
@@ -119,14 +134,8 @@ def prepare(path: Path, config: RunConfig, hold: bool = True) -> Path:
     cfg_file = path / "config.json"
     wanted = config_json(config)
     if cfg_file.exists():
-        try:
-            existing = json.loads(cfg_file.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{cfg_file} is not valid JSON ({e}); pass another --run-dir") from e
-        # A setting added after the run was made is absent from its config.json: it ran with the default.
-        existing = {k: v for k, v in _defaults().items() if k in wanted} | existing
-        if existing != wanted:
-            diff = sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
+        diff = config_difference(path, config)
+        if diff:
             raise ConfigError(
                 f"run directory {path} holds a different config (differs in: {', '.join(diff)}); "
                 "pass another --run-dir or the same settings to resume"

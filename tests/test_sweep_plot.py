@@ -49,6 +49,53 @@ def test_bad_grid_is_refused(field, value, message):
         sweep.SweepConfig(**{field: value}).grid()
 
 
+@pytest.mark.parametrize("fields, message", [({"envs": ""}, "--envs is empty"), ({"seeds": " , "}, "--seeds is empty"),
+                                             ({"selectors": ""}, "--selectors is empty, so the --labels runs"),
+                                             ({"oracles": ""}, "--oracles is empty"),
+                                             ({"labels": "", "baseline": False}, "the grid has no runs")])
+def test_a_grid_that_would_run_nothing_or_drop_runs_is_refused(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        sweep.SweepConfig(**fields).grid()
+    assert sweep.SweepConfig(labels="", baseline=False, scaled_baseline=True).grid()  # the scaled baseline alone
+
+
+def test_runs_made_with_other_settings_are_not_counted_as_finished(tmp_path, capsys):
+    """A sweep into a folder whose run directories hold runs of other settings (here 4096 steps, not 8192)
+    is refused before anything is written, not reported as 'already finished' with the old runs' results."""
+    from prefrl import run_dir
+
+    argv = ["--envs", "ToyLine", "--labels", "24", "--seeds", "0", "--imports", "tests.toy_env", "--out", str(tmp_path)]
+    grid = sweep.SweepConfig(envs="ToyLine", labels="24", seeds="0", steps=4096).grid()
+    for name, cfg in grid:
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "config.json").write_text(json.dumps(run_dir.config_json(cfg)))
+        (tmp_path / "runs" / name / "summary.json").write_text("{}")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ConfigError, match=r"2 of this grid's runs .* were made with other settings "
+                                          r"\(ToyLine_true_s0 differs in: steps; \.\.\.\); pass another --out"):
+        sweep.main([*argv, "--steps", "8192"])
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no sweep.json either
+    assert sweep.main([*argv, "--steps", "4096"]) == 0  # the same settings: finished, nothing to run
+    assert "2 runs in the grid, 2 already finished, 0 to run" in capsys.readouterr().err
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_at_once(tmp_path):
+    pytest.importorskip("ray")
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=f"--ray 127.0.0.1:{port}: nothing answers at 127.0.0.1:{port}"):
+        sweep.main(["--envs", "ToyLine", "--seeds", "0", "--imports", "tests.toy_env", "--out", str(tmp_path / "o"),
+                    "--ray", f"127.0.0.1:{port}"])
+    assert time.monotonic() - start < 30 and not (tmp_path / "o").exists()
+    with pytest.raises(ConfigError, match="'nowhere' is not HOST:PORT"):
+        sweep.connect_ray("nowhere", 1)
+
+
 def test_each_sweep_into_a_folder_is_recorded_and_a_foreign_file_is_kept(tmp_path):
     path = tmp_path / "sweep.json"
     earlier = sweep.SweepConfig(labels="350")
@@ -130,7 +177,8 @@ def test_ray_runs_the_jobs_and_imports_extra_task_modules(tmp_path, monkeypatch)
     jobs = [(name, RunConfig(**small, **extra).to_dict(), str(tmp_path), ["tests.toy_env"])
             for name, extra in (("toy_true", {"true_reward": True}), ("toy_24", {}))]
     reported = {}
-    sweep.run_on_ray(jobs, "local", 2, lambda name, summary: reported.setdefault(name, summary))
+    sweep.connect_ray("local", 2)
+    sweep.run_on_ray(jobs, lambda name, summary: reported.setdefault(name, summary))
     assert sorted(reported) == ["toy_24", "toy_true"]
     for name, summary in reported.items():
         assert json.loads((tmp_path / "runs" / name / "summary.json").read_text()) == summary
