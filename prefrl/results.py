@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from prefrl import run_dir
-from prefrl.config import RunConfig
+from prefrl.config import ConfigError, RunConfig
 
 T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
@@ -181,6 +181,13 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     for run in runs:
         if run.summary:
             groups[run.group].append(run)
+    for group, members in groups.items():
+        lengths: dict[int, str] = {}
+        for r in members:
+            lengths.setdefault(r.config["steps"], r.name)  # the first run of each length
+        if len(lengths) > 1:
+            raise ConfigError(f"group {group!r} mixes runs of {' and '.join(map(str, sorted(lengths)))} steps "
+                              f"(e.g. {', '.join(sorted(lengths.values()))}); move one length's runs to another folder")
     out = {}
     first = {group: members[0] for group, members in groups.items()}
     for group, members in sorted(groups.items()):

@@ -259,6 +259,17 @@ def test_runs_that_differ_in_any_learning_setting_are_grouped_apart():
     assert group(gsde_every=8) != group() != group(oracle_beta=1.0)
 
 
+def test_a_group_of_runs_of_different_lengths_is_refused_not_averaged():
+    def run(name, steps):
+        return results.Run(name, RunConfig(steps=steps).to_dict(), [{"env_steps": 1, "eval/true_return": 0.0}],
+                           {"final_true_return": 1.0, "wall_time": 60.0, "env_steps": steps})
+
+    assert results.summarise([run("a", 4096), run("b", 4096)])["Hopper 700 labels disagreement"]["env_steps"] == 4096
+    with pytest.raises(ConfigError, match=r"group 'Hopper 700 labels disagreement' mixes runs of 4096 and 8192 "
+                                          r"steps \(e.g. a, c\); move one length's runs to another folder"):
+        results.summarise([run("a", 4096), run("b", 4096), run("c", 8192)])
+
+
 def test_grid_can_add_the_baseline_on_the_standardised_true_reward():
     grid = dict(sweep.SweepConfig(seeds="0", scaled_baseline=True).grid())
     assert sorted(grid) == ["Hopper_700_disagreement_perfect_s0", "Hopper_true_s0", "Hopper_true_scaled_s0"]
