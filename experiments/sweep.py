@@ -56,11 +56,22 @@ ABLATIONS: dict[str, dict[str, bool | int | str]] = {
 }
 
 
+def _seed_range(text: str) -> list[int]:
+    """``"4"`` -> [4]; ``"0-3"`` -> [0, 1, 2, 3]; ValueError if it is neither, or the range runs backwards."""
+    first, sep, last = text.strip().partition("-")
+    if not sep:
+        return [int(first)]
+    seeds = list(range(int(first), int(last) + 1))
+    if not seeds:
+        raise ValueError(text)
+    return seeds
+
+
 @dataclass(frozen=True)
 class SweepConfig:
     envs: str = arg("Hopper", "comma-separated tasks")
     labels: str = arg("700", "comma-separated label budgets")
-    seeds: str = arg("0,1,2", "comma-separated seeds")
+    seeds: str = arg("0,1,2", "comma-separated seeds or ranges of them (0-9: seeds 0 to 9)")
     selectors: str = arg("disagreement", "comma-separated query selectors")
     ablations: str = arg("none", "comma-separated: none, offline, single (one reward model, uniform), fixed_l2")
     oracles: str = arg("perfect", f"comma-separated oracle variants: {', '.join(ORACLES)}")
@@ -85,9 +96,11 @@ class SweepConfig:
         def split(name, kind=str):
             text = getattr(self, name)
             try:
+                if name == "seeds":  # ranges too: 0-13
+                    return [s for x in text.split(",") if x.strip() for s in _seed_range(x)]
                 return [kind(x) for x in text.split(",") if x.strip()]
             except ValueError:
-                example = {"labels": "350,700", "seeds": "0,1,2", "segments": "1,1.5"}[name]
+                example = {"labels": "350,700", "seeds": "0,1,2 or 0-9", "segments": "1,1.5"}[name]
                 raise ConfigError(f"--{name}: {text!r} is not a comma-separated list of numbers "
                                   f"(e.g. --{name} {example})") from None
 
@@ -129,6 +142,11 @@ class SweepConfig:
                     if seconds is not None and seconds != RunConfig.segment_seconds:
                         suffix += f"_seg{seconds:g}"
                     runs.append((f"{env}_{labels}_{cfg.selector}_{oracle}{suffix}{tag}_s{seed}", cfg))
+        seen: set[str] = set()
+        twice = [name for name, _ in runs if name in seen or seen.add(name)]
+        if twice:
+            raise ConfigError(f"the grid has run {twice[0]} more than once: a value is repeated in --envs, "
+                              "--labels, --seeds, --selectors, --oracles, --ablations or --segments; give each once")
         return runs
 
 

@@ -49,6 +49,17 @@ def test_bad_grid_is_refused(field, value, message):
         sweep.SweepConfig(**{field: value}).grid()
 
 
+def test_seeds_can_be_given_as_ranges():
+    seeds = [cfg.seed for _, cfg in sweep.SweepConfig(seeds="0-2,7,10-11", baseline=False).grid()]
+    assert seeds == [0, 1, 2, 7, 10, 11]
+    with pytest.raises(ConfigError, match="the grid has run Hopper_true_s1 more than once"):
+        sweep.SweepConfig(seeds="0-2,1").grid()
+    for bad in ("3-1", "0-", "-2", "a-b", "1-2-3"):
+        with pytest.raises(ConfigError, match=f"--seeds: '{bad}' is not a comma-separated list of numbers "
+                                              r"\(e.g. --seeds 0,1,2 or 0-9\)"):
+            sweep.SweepConfig(seeds=bad).grid()
+
+
 @pytest.mark.parametrize("fields, message", [({"envs": ""}, "--envs is empty"), ({"seeds": " , "}, "--seeds is empty"),
                                              ({"selectors": ""}, "--selectors is empty, so the --labels runs"),
                                              ({"oracles": ""}, "--oracles is empty"),
