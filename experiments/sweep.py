@@ -24,6 +24,7 @@ import shlex  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -58,7 +59,7 @@ ABLATIONS: dict[str, dict[str, bool | int | str]] = {
 
 def _seed_range(text: str) -> list[int]:
     """``"4"`` -> [4]; ``"0-3"`` -> [0, 1, 2, 3]; ValueError if it is neither, or the range runs backwards."""
-    first, sep, last = text.strip().partition("-")
+    first, sep, last = text.partition("-")
     if not sep:
         return [int(first)]
     seeds = list(range(int(first), int(last) + 1))
@@ -93,23 +94,25 @@ class SweepConfig:
     def grid(self) -> list[tuple[str, RunConfig]]:
         """(run name, config) for every cell of the grid."""
 
-        def split(name, kind=str):
+        def split(name, parse=lambda x: [x]):
             text = getattr(self, name)
             try:
-                if name == "seeds":  # ranges too: 0-13
-                    return [s for x in text.split(",") if x.strip() for s in _seed_range(x)]
-                return [kind(x) for x in text.split(",") if x.strip()]
+                return [value for x in text.split(",") if x.strip() for value in parse(x.strip())]
             except ValueError:
                 example = {"labels": "350,700", "seeds": "0,1,2 or 0-9", "segments": "1,1.5"}[name]
                 raise ConfigError(f"--{name}: {text!r} is not a comma-separated list of numbers "
                                   f"(e.g. --{name} {example})") from None
 
-        for name, example in (("envs", "Hopper,Walker2d"), ("seeds", "0,1,2")):
-            if not split(name):
+        envs, seeds, budgets = split("envs"), split("seeds", _seed_range), split("labels", lambda x: [int(x)])
+        selectors, oracles, ablations = split("selectors"), split("oracles"), split("ablations")
+        segments = split("segments", lambda x: [float(x)]) or [None]
+        for name, values, example in (("envs", envs, "Hopper,Walker2d"), ("seeds", seeds, "0,1,2")):
+            if not values:
                 raise ConfigError(f"--{name} is empty: name at least one (e.g. --{name} {example})")
-        if split("labels", int):
-            for name, example in (("selectors", "disagreement"), ("oracles", "perfect"), ("ablations", "none")):
-                if not split(name):
+        if budgets:
+            for name, values, example in (("selectors", selectors, "disagreement"), ("oracles", oracles, "perfect"),
+                                          ("ablations", ablations, "none")):
+                if not values:
                     raise ConfigError(f"--{name} is empty, so the --labels runs would be left out: name at least "
                                       f"one (e.g. --{name} {example}), or give --labels ''")
         elif not (self.baseline or self.scaled_baseline):
@@ -118,8 +121,8 @@ class SweepConfig:
         tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in settings.items())
 
         runs = []
-        for env in split("envs"):
-            for seed in split("seeds", int):
+        for env in envs:
+            for seed in seeds:
                 if self.baseline:
                     runs.append((f"{env}_true{tag}_s{seed}", RunConfig(env=env, seed=seed, steps=self.steps,
                                                                        true_reward=True, **settings)))
@@ -127,9 +130,8 @@ class SweepConfig:
                     runs.append((f"{env}_true_scaled{tag}_s{seed}",
                                  RunConfig(env=env, seed=seed, steps=self.steps, true_reward=True,
                                            scale_true_reward=True, **settings)))
-                for labels, selector, oracle, ablation, seconds in product(
-                        split("labels", int), split("selectors"), split("oracles"), split("ablations"),
-                        split("segments", float) or [None]):
+                for labels, selector, oracle, ablation, seconds in product(budgets, selectors, oracles, ablations,
+                                                                           segments):
                     if oracle not in ORACLES:
                         raise ConfigError(f"unknown oracle variant {oracle!r}; known: {', '.join(ORACLES)}")
                     if ablation not in ABLATIONS:
@@ -142,8 +144,7 @@ class SweepConfig:
                     if seconds is not None and seconds != RunConfig.segment_seconds:
                         suffix += f"_seg{seconds:g}"
                     runs.append((f"{env}_{labels}_{cfg.selector}_{oracle}{suffix}{tag}_s{seed}", cfg))
-        seen: set[str] = set()
-        twice = [name for name, _ in runs if name in seen or seen.add(name)]
+        twice = [name for name, n in Counter(name for name, _ in runs).items() if n > 1]
         if twice:
             raise ConfigError(f"the grid has run {twice[0]} more than once: a value is repeated in --envs, "
                               "--labels, --seeds, --selectors, --oracles, --ablations or --segments; give each once")
