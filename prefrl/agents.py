@@ -16,7 +16,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
-from prefrl.config import ConfigError, RunConfig
+from prefrl.config import ConfigError, RunConfig, layer_widths
 
 # Paper's discounting for MuJoCo (App. A.1); the rest are SB3 defaults scaled to n_envs.
 PPO_KWARGS = {"n_steps": 256, "batch_size": 64, "gamma": 0.995, "gae_lambda": 0.97}
@@ -261,7 +261,8 @@ def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo
                policy_kwargs: dict | None = None) -> BaseAlgorithm:
     """A new agent; a task may give its own PPO settings (``ppo_kwargs``, replacing ``PPO_KWARGS``)
     and ``policy_kwargs`` for Gaussian exploration (gSDE sets its own noise scale); a run's
-    ``log_std_init``, ``gamma`` and ``gae_lambda`` replace the task's."""
+    ``log_std_init``, ``gamma``, ``gae_lambda`` and network widths (``policy_layers``,
+    ``value_layers``) replace the task's."""
     if config.algo == "ppo":
         cls, kwargs = PPO, PPO_KWARGS if ppo_kwargs is None else ppo_kwargs
     else:
@@ -271,6 +272,10 @@ def make_agent(config: RunConfig, venv: VecEnv, tensorboard_log: str | None, ppo
         policy_kwargs = dict(policy_kwargs or {}, features_extractor_class=StandardisedObs)
     if config.log_std_init:
         policy_kwargs = dict(policy_kwargs or {}, log_std_init=config.log_std_init)
+    if config.policy_layers or config.value_layers:
+        default = [64, 64]  # SB3's MlpPolicy for both networks
+        arch = {"pi": layer_widths(config.policy_layers) or default, "vf": layer_widths(config.value_layers) or default}
+        policy_kwargs = dict(policy_kwargs or {}, net_arch=arch)
     return cls("MlpPolicy", venv, seed=config.seed, tensorboard_log=tensorboard_log, verbose=0,
                device="cpu", ent_coef=config.ent_coef, **kwargs, **exploration_kwargs(config, policy_kwargs))
 

@@ -27,6 +27,16 @@ def arg(default: Any, help: str, rl: bool = False) -> Any:
     return field(default=default, metadata={"help": help, "rl": rl})
 
 
+def layer_widths(text: str, flag: str = "--policy-layers") -> list[int]:
+    """``256x256`` -> [256, 256]; empty -> [] (SB3's default network). A clear error otherwise."""
+    if not text:
+        return []
+    widths = text.split("x")
+    if not all(w.isdigit() and int(w) > 0 for w in widths):
+        raise ConfigError(f"{flag} must be hidden layer widths joined by x, e.g. 256x256, got {text!r}")
+    return [int(w) for w in widths]
+
+
 @dataclass(frozen=True)
 class RunConfig:
     env: str = arg("Hopper", "task name, e.g. Hopper, Walker2d, HalfCheetah (see envs.task_names())")
@@ -53,6 +63,11 @@ class RunConfig:
                             "(0.995 on the paper tasks and the backflip, the paper's). Nearer 1 values reward further "
                             "ahead, e.g. 0.9999 (rl-baselines3-zoo's for Swimmer; see experiments/results/swimmer_setting_1M)",
                        rl=True)
+    policy_layers: str = arg("", "hidden layer widths of the policy network (PPO/A2C), e.g. 256x256; empty: SB3's "
+                                 "64x64", rl=True)
+    value_layers: str = arg("", "hidden layer widths of the value network (PPO/A2C), e.g. 256x256: a wider critic "
+                                "than the policy (Andrychowicz et al. 2021 found it helps on MuJoCo); empty: SB3's "
+                                "64x64", rl=True)
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
                                 "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
@@ -182,6 +197,8 @@ class RunConfig:
         if not (math.isfinite(self.train_down_seconds) and self.train_down_seconds >= 0):
             raise ConfigError(f"--train-down-seconds must be a number of seconds >= 0 (0: off), "
                               f"got {self.train_down_seconds}")
+        for name in ("policy_layers", "value_layers"):
+            layer_widths(getattr(self, name), f"--{name.replace('_', '-')}")
         if not math.isfinite(self.log_std_init):
             raise ConfigError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.env not in task_names():

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import tests.toy_env  # noqa: F401  (registers prefrl/ToyLine-v0, prefrl/ToyLineTrap-v0)
+from prefrl.cli import parse_overrides
 from prefrl.config import ConfigError, RunConfig
 from prefrl.reward_model import RewardEnsemble
 from prefrl.trainer import PREFERENCE_PARTS, PreferenceRun, train
@@ -611,6 +612,23 @@ def test_log_std_init_sets_the_initial_action_noise_of_run_and_baseline(tmp_path
                           torch.tensor(0.0))  # SB3's default, std 1
     with pytest.raises(ConfigError, match="--gsde-every replaces it"):
         RunConfig(**{**TINY, "log_std_init": -1.0, "gsde_every": 4})
+
+
+def test_layer_widths_set_the_policy_and_value_networks_of_run_and_baseline(tmp_path):
+    def widths(net):
+        return [m.out_features for m in net if isinstance(m, torch.nn.Linear)]
+
+    for extra in ({}, {"true_reward": True}):
+        config = RunConfig(**{**TINY, **extra, "value_layers": "256x256"})
+        mlp = PreferenceRun(config, tmp_path / f"run{len(extra)}").agent.policy.mlp_extractor
+        assert widths(mlp.value_net) == [256, 256] and widths(mlp.policy_net) == [64, 64]  # the other kept at SB3's
+    mlp = PreferenceRun(RunConfig(**{**TINY, "policy_layers": "32x16x8"}), tmp_path / "pi").agent.policy.mlp_extractor
+    assert widths(mlp.policy_net) == [32, 16, 8] and widths(mlp.value_net) == [64, 64]
+    assert parse_overrides("value_layers=256x256,gamma=0.99", RunConfig) == {"value_layers": "256x256", "gamma": 0.99}
+    for flag, bad in (("value_layers", "256x"), ("policy_layers", "0x64"), ("value_layers", "256,256"),
+                      ("policy_layers", "wide")):
+        with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')} must be hidden layer widths joined by x"):
+            RunConfig(**{**TINY, flag: bad})
 
 
 @pytest.mark.parametrize("name, value", [("gae_lambda", 0.99), ("gamma", 0.9999)])
