@@ -71,6 +71,10 @@ class RunConfig:
     obs_norm: bool = arg(False, "the policy and value function see observations standardised by a running mean and "
                                 "std of those the agent has met (updated after each PPO rollout, kept in policy.zip); "
                                 "rewards and the reward model's inputs are untouched. Off: raw observations", rl=True)
+    return_norm: bool = arg(False, "the agent's reward (r_hat, or the true reward) divided by the running std of its "
+                                   "discounted return, clipped to +-10, as SB3's VecNormalize does it (rl-baselines3-"
+                                   "zoo's MuJoCo settings): PPO's value targets stay near 1 whatever the reward's "
+                                   "scale. Off: the reward as it is", rl=True)
     teacher: str = arg("oracle", "who answers queries: oracle (scripted) or human (browser page)")
     selector: str = arg("disagreement", "query selection: uniform, disagreement, entropy, kcenter or optimistic "
                                        "(prefrl.queries)")

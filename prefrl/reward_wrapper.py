@@ -8,14 +8,19 @@ before the first labels, ``prefrl.explore``) the agent's reward is instead that 
 the state each step reaches. With ``bonus`` > 0 (RUNE, ``RunConfig.rune_beta``) the agent's reward
 adds ``bonus`` times the spread of the ensemble members' rewards: exploration toward what the
 reward model is unsure of.
+
+Also here: the true-reward baseline's counterpart, ``ScaledTrueRewardWrapper``, and
+``ReturnScaledReward``, which scales whichever reward the agent learns by its return's running std.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from prefrl.explore import StateEntropyReward
@@ -101,3 +106,40 @@ class ScaledTrueRewardWrapper(VecEnvWrapper):
         for info, r in zip(infos, true_rewards, strict=True):
             info["true_reward"] = float(r)
         return obs, ((true_rewards - self.mean) / self.std).astype(np.float32), dones, infos
+
+
+class ReturnScaledReward(VecEnvWrapper):
+    """The agent's reward, whatever it is (r_hat, the true reward), divided by the running std of its
+    discounted return and clipped to +-``clip``: SB3's ``VecNormalize`` reward normalisation, as
+    rl-baselines3-zoo's MuJoCo settings and most PPO implementations use it (``RunConfig.return_norm``).
+    Without it the value targets of a 1000-step task run to tens or hundreds, and the value loss's
+    gradient is 50-90x the policy's (Walker2d's true reward, early in training), so the one clip of
+    the whole gradient (to norm 0.5) scales the policy's step by the value loss. Only the reward the agent learns from changes: the envs' infos and the
+    recorded clips are untouched. ``gamma`` must be the agent's discount (set after it is made)."""
+
+    def __init__(self, venv: VecEnv, gamma: float = 0.99, clip: float = 10.0):
+        super().__init__(venv)
+        self.gamma, self.clip = gamma, clip
+        self.stats = RunningMeanStd(shape=())
+        self.returns = np.zeros(venv.num_envs)
+
+    def reset(self):
+        self.returns[:] = 0.0
+        return self.venv.reset()
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.returns = self.returns * self.gamma + rewards
+        self.stats.update(self.returns)
+        scaled = np.clip(rewards / np.sqrt(self.stats.var + 1e-8), -self.clip, self.clip)
+        self.returns[dones] = 0.0
+        return obs, scaled.astype(np.float32), dones, infos
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps, so that a resumed run scales as the killed one did."""
+        return {"mean": float(self.stats.mean), "var": float(self.stats.var), "count": float(self.stats.count),
+                "returns": self.returns.tolist()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.stats.mean, self.stats.var, self.stats.count = state["mean"], state["var"], state["count"]
+        self.returns = np.asarray(state["returns"], dtype=np.float64)

@@ -33,7 +33,7 @@ from prefrl.reward_model import (
     preference_accuracy,
     same_order,
 )
-from prefrl.reward_wrapper import LearnedRewardWrapper, ScaledTrueRewardWrapper
+from prefrl.reward_wrapper import LearnedRewardWrapper, ReturnScaledReward, ScaledTrueRewardWrapper
 from prefrl.run_dir import Checkpoint, CpuClock
 from prefrl.segments import Segment, SegmentRecorder, sample_segments
 from prefrl.store import Label, LabelStore
@@ -93,11 +93,15 @@ class PreferenceRun:
             venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
         elif config.scale_true_reward:
             venv = self.reward_scaler = ScaledTrueRewardWrapper(self.recorder)
+        if config.return_norm:
+            venv = self.return_scaler = ReturnScaledReward(venv)
         self.checkpoint = Checkpoint(self.path / "checkpoint")
         if self.checkpoint.exists():
             self.agent = self.restore(venv)
         else:
             self.agent = self.new_agent(venv)
+        if config.return_norm:
+            self.return_scaler.gamma = self.agent.gamma  # the agent's discount, the task's own or --gamma
         if not config.true_reward and self.agent.num_timesteps < config.explore_steps:
             # a new run, or one killed while exploring: its reference states start afresh
             self.reward_wrapper.explorer = StateEntropyReward(self.recorder.observation_space.shape[0])
@@ -134,6 +138,8 @@ class PreferenceRun:
         agent = self.agent = agents.load_agent(self.config, self.checkpoint.policy, venv, str(self.path))
         if self.config.scale_true_reward:
             self.reward_scaler.mean, self.reward_scaler.std = self.checkpoint.state()["true_reward_scale"]
+        if self.config.return_norm:
+            self.return_scaler.load_state(self.checkpoint.state()["return_scale"])
         if not self.config.true_reward:
             saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
             self.reward_model.load_state_dict(saved.state_dict())
@@ -500,6 +506,8 @@ class PreferenceRun:
             reward_model = self.reward_model.to_npz()
         if self.config.scale_true_reward:
             state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
+        if self.config.return_norm:
+            state["return_scale"] = self.return_scaler.state()
         self.checkpoint.save(self.agent, reward_model, state)
 
     def finish(self) -> dict[str, Any]:

@@ -746,3 +746,50 @@ def test_train_down_seconds_ends_training_episodes_of_a_fallen_body_as_truncatio
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="--train-down-seconds must be a number of seconds >= 0"):
         RunConfig(env="Walker2d", train_down_seconds=-1.0)
+
+
+def test_return_norm_divides_the_agents_reward_by_its_returns_running_std():
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from prefrl.reward_wrapper import ReturnScaledReward
+
+    def venv():
+        v = DummyVecEnv([lambda: gym.make("prefrl/ToyLineTrap-v0")] * 2)  # rewards near 1e6: far from std 1
+        v.seed(3)
+        return v
+
+    raw, scaled = venv(), ReturnScaledReward(venv(), gamma=0.9)
+    raw.reset(), scaled.reset()
+    returns, seen, ended = np.zeros(2), [], 0
+    actions = np.random.default_rng(0).uniform(-1, 1, (100, 2, 1))  # 2.5 episodes of 40 steps per env
+    for a in actions:
+        _, r, done, _ = raw.step(a)
+        _, r_agent, done_agent, _ = scaled.step(a)
+        returns = returns * 0.9 + r
+        seen.extend(returns)
+        np.testing.assert_allclose(r_agent, np.clip(r / np.std(seen), -10, 10), rtol=1e-3)
+        assert (done == done_agent).all()
+        returns[done] = 0.0  # each episode's return starts afresh
+        ended += done.sum()
+    assert ended == 4 and scaled.stats.count == pytest.approx(200, abs=1e-3)
+    assert np.abs(r_agent).max() < 1.5  # rewards of ~1e6 reach the agent near 1 (std of a 0.9-discounted sum: ~10x)
+    copy = ReturnScaledReward(venv(), gamma=0.9)
+    copy.load_state(json.loads(json.dumps(scaled.state())))  # as a checkpoint stores it
+    assert copy.state() == scaled.state()
+
+
+@pytest.mark.parametrize("extra", [{}, {"true_reward": True}])
+def test_return_norm_reaches_the_agent_and_a_resumed_run_scales_as_the_killed_one(tmp_path, extra):
+    from prefrl.reward_wrapper import ReturnScaledReward
+
+    config = RunConfig(**{**TINY, **extra, "return_norm": True, "gamma": 0.98})
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "run").run()
+    saved = json.loads((tmp_path / "run/checkpoint/state.json").read_text())["return_scale"]
+    assert saved["count"] == pytest.approx(2048, abs=1e-3) and saved["var"] > 0  # every step of the first chunk
+    resumed = PreferenceRun(config, tmp_path / "run")
+    assert isinstance(resumed.agent.get_env(), ReturnScaledReward) and resumed.return_scaler.gamma == 0.98
+    assert resumed.return_scaler.state() == saved
+    assert resumed.run()["env_steps"] == 4096 and resumed.return_scaler.stats.count == pytest.approx(4096, abs=1e-3)
+    assert not hasattr(PreferenceRun(RunConfig(**{**TINY, **extra}), tmp_path / "off"), "return_scaler")
