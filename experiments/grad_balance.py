@@ -3,7 +3,8 @@
 SB3's PPO clips the whole gradient (policy and value networks together) to one norm (0.5). When
 the value loss's gradient is many times the policy loss's, that clip scales the policy's step by
 the value loss. This trains PPO on the true reward for ``--steps`` env steps in the given RL
-settings (``--obs-norm``, ``--return-norm``, ...), then takes minibatches of its last rollout, as its
+settings (``--obs-norm``, ``--return-norm``, ...), as a true-reward run of the trainer (its envs,
+reward wrappers and agent, in a temporary folder), then takes minibatches of its last rollout, as its
 last update saw them, and reports the norm of each loss's gradient over all the policy's parameters
 (the value loss times PPO's ``vf_coef``, as it enters the loss) and their ratio (medians over the
 minibatches), with the std of the rollout's value targets.
@@ -19,6 +20,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import json  # noqa: E402
+import tempfile  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from itertools import islice  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -28,9 +30,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from prefrl import agents, cli  # noqa: E402
+from prefrl import cli  # noqa: E402
 from prefrl.config import ConfigError, RunConfig  # noqa: E402
-from prefrl.reward_wrapper import ReturnScaledReward  # noqa: E402
+from prefrl.trainer import PreferenceRun  # noqa: E402
 
 MINIBATCHES = 32
 """Minibatches of the last rollout measured (the medians are over these)."""
@@ -42,16 +44,10 @@ def gradient_norms(config: RunConfig, minibatches: int = MINIBATCHES) -> dict[st
         raise ConfigError("grad_balance measures PPO's clipped loss: drop --algo a2c")
     if config.train_episode_growth:
         raise ConfigError("grad_balance trains in one stretch, without growing episodes: drop --train-episode-growth")
-    torch.set_num_threads(1)
-    torch.manual_seed(config.seed)
-    venv = agents.make_vec_env(config.env, config.n_envs, config.seed, agents.training_episode_steps(config),
-                               agents.training_down_steps(config))
-    if config.return_norm:
-        venv = ReturnScaledReward(venv)
-    agent = agents.make_agent(config, venv, None)
-    if config.return_norm:
-        venv.gamma = agent.gamma
-    agent.learn(config.steps, callback=agents.learn_callback(config))
+    with tempfile.TemporaryDirectory() as tmp:  # the trainer's own envs, reward wrappers and agent
+        run = PreferenceRun(config, Path(tmp) / "run")
+        agent = run.agent
+        agent.learn(config.steps, callback=run.learn_callback)
     buffer = agent.rollout_buffer
     clip = agent.clip_range(agent._current_progress_remaining)
     params = [p for p in agent.policy.parameters() if p.requires_grad]
