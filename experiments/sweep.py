@@ -118,7 +118,7 @@ class SweepConfig:
         elif not (self.baseline or self.scaled_baseline):
             raise ConfigError("the grid has no runs: give --labels, or leave --baseline true")
         settings = cli.parse_overrides(self.overrides, RunConfig)
-        tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in settings.items())
+        tag = "".join(f"_{k}{_tag_value(v)}" for k, v in settings.items())
 
         runs = []
         for env in envs:
@@ -174,6 +174,14 @@ def import_all(modules: Sequence[str]) -> None:
             importlib.import_module(module)
         except ImportError as e:
             raise ConfigError(f"--imports: cannot import {module!r} ({e}); is it on PYTHONPATH?") from e
+
+
+def _tag_value(value: Any) -> str:
+    """An override's value as it goes into a run's name: a float as %g, and a path (``reward_model``)
+    with its separators as ``_``, so that every run stays one folder directly under ``runs/``, where
+    the sweep's resume and ``experiments.plot`` look for it."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.replace(os.sep, "_").replace("/", "_")
 
 
 def run_one(name: str, config: dict[str, Any], out: str, imports: Sequence[str] = ()) -> dict[str, Any]:

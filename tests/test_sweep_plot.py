@@ -36,6 +36,16 @@ def test_grid_overrides_apply_to_every_run_and_name_it():
     assert all(c.ent_coef == 0.01 and c.fit_steps == 60 for c in grid.values())
 
 
+def test_a_path_override_names_one_folder_directly_under_runs(tmp_path):
+    model = tmp_path / "models" / "r_hat.npz"
+    model.parent.mkdir()
+    model.write_bytes(b"")  # the grid checks only that the file exists; the run would read it
+    grid = dict(sweep.SweepConfig(seeds="0", baseline=False, overrides=f"reward_model={model}").grid())
+    [(name, cfg)] = grid.items()
+    assert "/" not in name and name.endswith("models_r_hat.npz_s0")
+    assert cfg.reward_model == str(model)
+
+
 @pytest.mark.parametrize("field, value, message", [("oracles", "angry", "unknown oracle variant 'angry'"),
                                                    ("labels", "7x", "--labels: '7x' is not a comma-separated list of numbers"),
                                                    ("envs", "Hoper", "unknown env 'Hoper'"),
