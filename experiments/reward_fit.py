@@ -2,12 +2,18 @@
 
     python -m experiments.reward_fit experiments/results/hopper_700_1M/runs/Hopper_700_disagreement_perfect_s0
     python -m experiments.reward_fit RUN_DIR --policy OTHER_RUN_DIR     # on another run's policy
+    python -m experiments.reward_fit RUN_DIR --deterministic --gammas 0.995,0.998   # mean actions, as evaluations act
 
-Rolls out the policy (stochastic actions) of RUN_DIR (or of --policy) on the run's task, and
+Rolls out the policy (stochastic actions, or with --deterministic its mean action) of RUN_DIR (or of --policy) on the run's task, and
 reports the per-step correlation of r_hat with the true reward and with each of its parts, and
 the least-squares fit ``r_hat ~ sum_k w_k * part_k + c``: how r_hat weighs the parts the true
-reward adds with weight 1. Writes ``reward_fit.json`` (``reward_fit_on_<policy run>.json`` with
---policy) into RUN_DIR and prints it.
+reward adds with weight 1. Also, per discount in ``--gammas``, the discounted true and r_hat
+returns from an episode's first step (mean over episodes): what an agent with that discount weighs
+when it chooses how to start. Comparing them between RUN_DIR's own policy and another's (--policy)
+tells whether a behaviour the agent settled on is what r_hat and the truth prefer at the agent's
+discount, or an error of r_hat or of the optimiser. And the true and r_hat returns per
+``--window`` steps (mean over episodes): where in the episode each policy earns and loses. Writes
+``reward_fit.json`` (``reward_fit_on_<policy run>.json`` with --policy) into RUN_DIR and prints it.
 """
 
 from __future__ import annotations
@@ -60,7 +66,21 @@ def rollout(env_name: str, policy_run: Path, episodes: int, seed: int, determini
     return np.array(observations), np.array(actions), np.array(true), parts
 
 
-def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
+def discounted_from_start(rewards: np.ndarray, episodes: int, gamma: float) -> float:
+    """Mean over ``episodes`` equal-length episodes (``rewards`` one after another) of the return
+    discounted by ``gamma`` from each episode's first step."""
+    per_episode = rewards.reshape(episodes, -1)
+    return float((per_episode @ gamma ** np.arange(per_episode.shape[1])).mean())
+
+
+def per_window(rewards: np.ndarray, episodes: int, window: int) -> list[float]:
+    """Mean over episodes of the return of each ``window`` steps (the last window may be shorter)."""
+    mean_episode = rewards.reshape(episodes, -1).mean(axis=0)
+    return [float(mean_episode[i:i + window].sum()) for i in range(0, len(mean_episode), window)]
+
+
+def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int, deterministic: bool = False,
+               gammas: Sequence[float] = (), window: int = 100) -> dict:
     import torch
 
     from prefrl.reward_model import RewardEnsemble
@@ -71,7 +91,9 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
         if not path.exists():
             raise ConfigError(f"{path} does not exist: give a finished preference run (and a finished --policy run)")
     model = RewardEnsemble.from_npz((run / "reward_model.npz").read_bytes())
-    observations, actions, true, parts = rollout(config.env, policy_run, episodes, seed)
+    observations, actions, true, parts = rollout(config.env, policy_run, episodes, seed, deterministic)
+    if len(true) % episodes:
+        raise ConfigError(f"{config.env}'s episodes differ in length: discounted returns need fixed-length episodes")
     with torch.no_grad():
         r_hat = model(torch.as_tensor(reward_features(observations, actions, agents.reward_obs(config.env)))).numpy()
     varying = {k: np.array(v) for k, v in parts.items() if np.std(v) > 1e-9}
@@ -85,6 +107,12 @@ def reward_fit(run: Path, policy_run: Path, episodes: int, seed: int) -> dict:
         "corr_parts": {k: float(np.corrcoef(r_hat, v)[0, 1]) for k, v in varying.items()},
         "fit_weights": {k: float(w) for k, w in zip(varying, weights, strict=False)},
         "part_means": {k: float(v.mean()) for k, v in varying.items()},
+        "deterministic": deterministic,
+        "discounted_from_start": {f"{g:g}": {"true": discounted_from_start(true, episodes, g),
+                                             "r_hat": discounted_from_start(r_hat, episodes, g)} for g in gammas},
+        "window": window,
+        "true_per_window": per_window(true, episodes, window),
+        "r_hat_per_window": per_window(r_hat, episodes, window),
     }
 
 
@@ -95,14 +123,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--policy", default=None, help="run directory whose policy.zip to roll out (default: RUN_DIR)")
     p.add_argument("--episodes", type=int, default=3, help="episodes to roll out")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p.add_argument("--deterministic", action="store_true", help="act with the policy's mean action, as evaluations do "
+                                                                "(default: sample actions, as in training)")
+    p.add_argument("--gammas", default="0.99,0.995,0.998,0.999",
+                   help="comma-separated discounts of the returns from the first step")
+    p.add_argument("--window", type=int, default=100, help="steps per window of the per-window returns")
     ns = p.parse_args(argv)
     if ns.episodes <= 0:
         raise ConfigError(f"--episodes must be positive, got {ns.episodes}")
+    if ns.window <= 0:
+        raise ConfigError(f"--window must be positive, got {ns.window}")
+    try:
+        gammas = [float(g) for g in ns.gammas.split(",") if g.strip()]
+    except ValueError:
+        raise ConfigError(f"--gammas: {ns.gammas!r} is not a comma-separated list of numbers (e.g. 0.995,0.998)") from None
+    if not all(0 < g <= 1 for g in gammas):
+        raise ConfigError(f"--gammas must each be in (0, 1], got {ns.gammas}")
     run = Path(ns.run_dir)
     if not (run / "config.json").exists():
         raise ConfigError(f"{run} is not a run directory (no config.json)")
     policy = Path(ns.policy or run)
-    result = reward_fit(run, policy, ns.episodes, ns.seed)
+    result = reward_fit(run, policy, ns.episodes, ns.seed, ns.deterministic, gammas, ns.window)
     name = "reward_fit.json" if policy.resolve() == run.resolve() else f"reward_fit_on_{policy.name}.json"
     (run / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

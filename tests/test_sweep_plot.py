@@ -269,6 +269,25 @@ def test_reward_fit_of_a_finished_run(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == fit
     with pytest.raises(ConfigError, match="not a run directory"):
         reward_fit.main([str(tmp_path)])
+    assert reward_fit.main([str(tmp_path / "run"), "--episodes", "2", "--deterministic", "--gammas", "1,0.5",
+                            "--window", "30"]) == 0
+    fit = json.loads((tmp_path / "run" / "reward_fit.json").read_text())
+    # undiscounted from the start: the return per episode; per window: the episode cut in 30 + 10 steps
+    assert fit["deterministic"] and fit["discounted_from_start"]["1"]["true"] == pytest.approx(fit["true_return_per_episode"])
+    assert fit["discounted_from_start"]["1"]["r_hat"] == pytest.approx(fit["r_hat_return_per_episode"], rel=1e-5)
+    assert len(fit["true_per_window"]) == 2 and sum(fit["true_per_window"]) == pytest.approx(fit["true_return_per_episode"])
+    for bad, message in ((["--gammas", "0.9,x"], "not a comma-separated list"), (["--gammas", "1.5"], r"in \(0, 1\]"),
+                         (["--window", "0"], "--window must be positive")):
+        with pytest.raises(ConfigError, match=message):
+            reward_fit.main([str(tmp_path / "run"), *bad])
+
+
+def test_discounted_return_from_each_episodes_first_step():
+    from experiments.reward_fit import discounted_from_start, per_window
+
+    rewards = np.array([1.0, 2.0, 4.0, 0.0, 0.0, 8.0])  # two episodes of three steps
+    assert discounted_from_start(rewards, 2, 0.5) == pytest.approx(((1 + 1 + 1) + (0 + 0 + 2)) / 2)
+    assert per_window(rewards, 2, 2) == pytest.approx([(1 + 2 + 0 + 0) / 2, (4 + 8) / 2])
 
 
 def test_runs_that_differ_in_any_learning_setting_are_grouped_apart():
