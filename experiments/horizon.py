@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--training-only", action="store_true",
                         help="only the final evaluation's return and the training figure, from summary.json and "
                              "metrics.jsonl (for runs whose policy.zip was not kept)")
-    parser.add_argument("--out", type=Path, help="also write the results to this JSON file (must not exist)")
+    parser.add_argument("--out", type=Path, help="also write the results to this JSON file (must not exist; its folder is made)")
     args = parser.parse_args(argv)
     if args.window <= 0:
         cli.fail(f"--window must be a positive number of steps, got {args.window}")
@@ -104,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.fail("--stochastic samples the policy's actions; --training-only runs no policy: drop one")
     if args.out and args.out.exists():
         cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)  # before the rollouts, which take minutes
     torch.set_num_threads(1)
     results = []
     for run in args.runs:

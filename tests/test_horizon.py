@@ -33,8 +33,8 @@ def test_windows_reproduce_the_final_evaluation_and_scale_the_training_return(tm
     assert sampled[0]["actions"] == "sampled" and sampled[0]["true_return"] != result["true_return"]
     assert sum(sampled[0]["window_returns"]) == pytest.approx(sampled[0]["true_return"])
     (run / "policy.zip").unlink()  # --training-only reads metrics.jsonl and summary.json alone
-    assert horizon.main([str(run), "--training-only", "--out", str(tmp_path / "t.json")]) == 0
-    [only] = json.loads((tmp_path / "t.json").read_text())
+    assert horizon.main([str(run), "--training-only", "--out", str(tmp_path / "new" / "t.json")]) == 0  # folder made
+    [only] = json.loads((tmp_path / "new" / "t.json").read_text())
     assert only == {k: result[k] for k in ("run", "env", "final_true_return", "training_return_scaled")}
 
 
