@@ -62,10 +62,9 @@ def combine(specs: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.new_parser("python -m experiments.combine", __doc__)
     parser.add_argument("picks", nargs="+", help="DIR::GROUP, one per task")
-    parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
+    parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist; its folder is made)")
     args = parser.parse_args(argv)
-    if args.out and args.out.exists():
-        cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
+    cli.claim_out(args.out)
     try:
         result = combine(args.picks)
     except ValueError as e:

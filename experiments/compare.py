@@ -283,10 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "and the environments' seeds in every arm)")
     parser.add_argument("--curves", action="store_true",
                         help="also average each group's periodic evaluations over its seeds (needs DIR/runs/)")
-    parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
+    parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist; its folder is made)")
     args = parser.parse_args(argv)
-    if args.out and args.out.exists():
-        cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
+    cli.claim_out(args.out)
     try:
         result = compare(args.a, args.b, args.success, args.paired, args.curves)
     except ValueError as e:

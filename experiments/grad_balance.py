@@ -75,12 +75,11 @@ def gradient_norms(config: RunConfig, minibatches: int = MINIBATCHES) -> dict[st
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser(RunConfig, "python -m experiments.grad_balance", __doc__,
                               {"steps": 40_960, "true_reward": True})
-    parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist)")
+    parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist; its folder is made)")
     config, ns = cli.parse(RunConfig, argv, parser)
     if not config.true_reward:
         cli.fail("grad_balance measures PPO on the true reward: drop --true-reward false")
-    if ns.out and ns.out.exists():
-        cli.fail(f"--out {ns.out} exists; give a new file name (nothing was overwritten)")
+    cli.claim_out(ns.out)
     result = gradient_norms(config)
     print(f"{result['env']} after {result['steps']} steps (return_norm {result['return_norm']}): value targets' std "
           f"{result['value_target_std']:.3g}; gradient norms, median of {result['minibatches']} minibatches: policy "

@@ -102,10 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.fail(f"--window must be a positive number of steps, got {args.window}")
     if args.stochastic and args.training_only:
         cli.fail("--stochastic samples the policy's actions; --training-only runs no policy: drop one")
-    if args.out and args.out.exists():
-        cli.fail(f"--out {args.out} exists; give a new file name (nothing was overwritten)")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)  # before the rollouts, which take minutes
+    cli.claim_out(args.out)
     torch.set_num_threads(1)
     results = []
     for run in args.runs:
