@@ -90,13 +90,13 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def claim_out(path: Path | None, flag: str = "--out") -> None:
+def claim_out(path: Path | None) -> None:
     """A results file a command will write: refuse one that exists (nothing is overwritten), make its folder now,
     before the work, so that minutes of rollouts are not lost to a missing folder at the end."""
     if path is None:
         return
     if path.exists():
-        fail(f"{flag} {path} exists; give a new file name (nothing was overwritten)")
+        fail(f"--out {path} exists; give a new file name (nothing was overwritten)")
     path.parent.mkdir(parents=True, exist_ok=True)
 
 
