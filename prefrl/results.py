@@ -163,6 +163,14 @@ def initial_return(run: Run) -> float:
     return float(evals[0]) if evals else math.nan
 
 
+def final_agreement(run: Run) -> float:
+    """The last ``rm/agreement`` the run logged: the share of fresh pairs of the policy's own clips
+    that r_hat orders as the true reward does; nan if it logged no finite one."""
+    values = [m["rm/agreement"] for m in run.metrics
+              if isinstance(m.get("rm/agreement"), (int, float)) and math.isfinite(m["rm/agreement"])]
+    return float(values[-1]) if values else math.nan
+
+
 def summarise(runs: list[Run]) -> dict[str, Any]:
     """Per group: final true return (mean, 95% CI, per seed), wall time, and the ratio to the
     true-reward baseline of the same task (return and wall time).
@@ -220,6 +228,12 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         if all("final_upside_down" in r.summary for r in members):
             # planar bodies: share of the final evaluation's steps spent upside down, per seed
             out[group]["final_upside_down_per_seed"] = [r.summary["final_upside_down"] for r in members]
+        agreements = [final_agreement(r) for r in members]
+        if not members[0].config["true_reward"] and not any(math.isnan(a) for a in agreements):
+            # how well r_hat orders fresh pairs of the policy's own clips at the end (the last
+            # ``rm/agreement`` each run logged): what a reward model's quality means for the agent
+            out[group]["final_agreement_mean"] = float(np.mean(agreements))
+            out[group]["final_agreement_per_seed"] = agreements
         shares = [r.summary.get("preference_loop_cpu_share") for r in members]
         if all(share is not None for share in shares):
             # the run's own CPU split (``CpuClock.breakdown``): the loop's parts over the

@@ -343,6 +343,23 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     assert "cpu_overhead_from_parts" not in summary["Hopper true reward"]
 
 
+def test_summary_keeps_each_preference_runs_last_agreement_with_the_true_order():
+    def run(agreements, seed=0, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
+        metrics += [{"env_steps": 2 + i, "rm/agreement": a} for i, a in enumerate(agreements)]
+        return results.Run("r", RunConfig(seed=seed, **changes).to_dict(), metrics,
+                           {"final_true_return": 1.0, "wall_time": 60.0, "env_steps": 1000})
+
+    summary = results.summarise([run([0.5, 0.9, math.nan]), run([0.7, 0.8], seed=1), run([], true_reward=True),
+                                 run([0.6], labels=350), run([], labels=350, seed=1)])
+    pref = summary["Hopper 700 labels disagreement"]
+    assert pref["final_agreement_per_seed"] == [0.9, 0.8]  # the last finite value of each seed
+    assert pref["final_agreement_mean"] == pytest.approx(0.85)
+    # a baseline has none, and a group with a seed that logged none has no mean to report
+    assert "final_agreement_mean" not in summary["Hopper true reward"]
+    assert "final_agreement_mean" not in summary["Hopper 350 labels disagreement"]
+
+
 def test_baselines_with_other_rl_settings_are_grouped_apart_and_a_run_is_timed_against_its_own():
     def run(final, first_eval, wall, **changes):
         metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
