@@ -230,8 +230,8 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             out[group]["final_upside_down_per_seed"] = [r.summary["final_upside_down"] for r in members]
         agreements = [final_agreement(r) for r in members]
         if not members[0].config["true_reward"] and not any(math.isnan(a) for a in agreements):
-            # how well r_hat orders fresh pairs of the policy's own clips at the end (the last
-            # ``rm/agreement`` each run logged): what a reward model's quality means for the agent
+            # r_hat's accuracy where the agent is at the end: how well it orders fresh pairs of
+            # the policy's own clips (the last ``rm/agreement`` each run logged)
             out[group]["final_agreement_mean"] = float(np.mean(agreements))
             out[group]["final_agreement_per_seed"] = agreements
         shares = [r.summary.get("preference_loop_cpu_share") for r in members]
