@@ -94,14 +94,20 @@ def select_pairs(
     left, right = (member_returns(f) for f in candidate_features)  # (M, C) each
     if selector == "optimistic":
         score = left.mean(0) + left.std(0) + right.mean(0) + right.std(0)
+    elif selector == "disagreement":
+        score = sigmoid(left - right).var(axis=0)  # over the members' probabilities of "left"
     else:
-        probs = 0.5 * (1.0 + np.tanh(0.5 * (left - right)))  # (M, C): sigmoid of each member's logit
-        if selector == "disagreement":
-            score = probs.var(axis=0)
-        else:
-            p = probs.mean(axis=0).clip(1e-12, 1 - 1e-12)
-            score = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+        logits = np.asarray(left, dtype=np.float64) - right
+        # p and 1 - p each averaged from its own sigmoid: no cancellation, so pairs the members are
+        # nearly sure of (|logit| in the tens, usual for 60-step returns) still rank by their entropy
+        p, q = sigmoid(logits).mean(axis=0), sigmoid(-logits).mean(axis=0)
+        score = -(p * np.log(np.maximum(p, 1e-300)) + q * np.log(np.maximum(q, 1e-300)))
     return np.argsort(-score, kind="stable")[:n]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), without overflow for large |x|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def k_center(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

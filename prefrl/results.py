@@ -196,6 +196,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         if len(lengths) > 1:
             raise ConfigError(f"group {group!r} mixes runs of {' and '.join(map(str, sorted(lengths)))} steps "
                               f"(e.g. {', '.join(sorted(lengths.values()))}); move one length's runs to another folder")
+    # Each group keeps load_runs' folder-name order (seed 10 before seed 2), on purpose: the committed
+    # readings' bootstrap intervals were drawn over the per-seed lists in that order, and another order
+    # would redraw them (same distribution, other numbers). Pair seeds through "seeds", never by index.
     out = {}
     first = {group: members[0] for group, members in groups.items()}
     for group, members in sorted(groups.items()):

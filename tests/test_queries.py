@@ -54,6 +54,16 @@ def test_entropy_keeps_the_pairs_the_ensemble_is_least_sure_of(rng):
     assert picked.tolist() == [1, 3]
 
 
+def test_entropy_still_ranks_pairs_the_members_are_nearly_sure_of(rng):
+    # 60-step returns often differ by tens: in float32 every such pair's mean preference rounds to 1
+    # and a clipped entropy read 0 * log(0) = nan for all of them, leaving the pick to index order.
+    feats = (np.zeros((5, 5, 2)), np.zeros((5, 5, 2)))
+    logits = np.array([[40.0, 25.0, -60.0, 30.0, 90.0], [42.0, 24.0, -70.0, 31.0, 95.0]], dtype=np.float32)
+    with np.errstate(all="raise"):  # no log of 0, no nan
+        picked = select_pairs(2, 5, "entropy", sides(logits, 0 * logits, feats), feats, rng)
+    assert picked.tolist() == [1, 3]  # the two least sure of (|logit| ~25 and ~30)
+
+
 def test_kcenter_spreads_queries_over_distinct_behaviours(rng):
     # Three tight clusters of candidate pairs: three queries must hit all three.
     centres = np.array([0.0, 10.0, 20.0])
