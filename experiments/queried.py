@@ -9,13 +9,15 @@ the body down (``info["healthy"]`` 0, the state in which the v5 task would have 
 ``--train-down-seconds`` counts: for Walker2d a fallen body; for Hopper also a torso leaning more
 than 0.2 rad, as it does while hopping fast), the share of pairs in which both clips are down for
 most of their steps, where the task reports them the clips' mean torso height and share of steps
-upside down (``info["upright"]`` below 0, as evaluations count it), their mean true reward per step,
-and how the teacher answered: the share of its answers that were "equal" or "skip" (``undecided``),
-and of its left/right answers on pairs whose true returns differ, the share that picked the clip
-with the larger true return (``agrees_with_true_reward``: 1 for the perfect oracle; how wrong a
-noisy or biased teacher was on the clips it was actually shown). A run whose queries show fallen
-bodies spends its labels teaching the reward model about lying, not about walking. Writes
-``queried.json`` into RESULTS (per run and, over seeds, per arm) and prints one row per run.
+upside down (``info["upright"]`` below 0, as evaluations count it), their mean true reward per
+step, the mean difference per step between a pair's two clips under the true reward
+(``gap_per_step``), and how the teacher answered: the share of its answers that were "equal" or
+"skip" (``undecided``), and of its left/right answers on pairs whose true returns differ, the
+share that picked the clip with the larger true return (``agrees_with_true_reward``: 1 for the
+perfect oracle; how wrong a noisy or biased teacher was on the clips it was actually shown). A run
+whose queries show fallen bodies spends its labels teaching the reward model about lying, not
+about walking. Writes ``queried.json`` into RESULTS (per run and, over seeds, per arm) and prints
+one row per run.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def stage_row(pairs: list[tuple[Segment, Segment]], choices: list[Choice]) -> di
         "down_share": float(np.mean([down_share(s) for s in clips])),
         "both_down": float(np.mean([down_share(a) > 0.5 and down_share(b) > 0.5 for a, b in pairs])),
         "true_reward_per_step": float(np.mean([s.true_reward.mean() for s in clips])),
+        # how far apart the two clips of a pair are under the true reward, per step: small for
+        # near-ties (what entropy selection seeks), large for pairs any r_hat already orders
+        "gap_per_step": float(np.mean([abs(a.true_reward.mean() - b.true_reward.mean()) for a, b in pairs])),
         "undecided": float(np.mean([choice in (Choice.EQUAL, Choice.SKIP) for choice in choices])),
         "agrees_with_true_reward": agreement(pairs, choices),
     }

@@ -52,10 +52,10 @@ def test_report_counts_down_steps_pairs_and_rewards_per_stage_and_arm(tmp_path, 
     pre, last = out["runs"]["Hopper_700_s0"]
     # both pretraining answers picked the clip with the smaller true return; the last one the larger
     assert pre == {"stage": "pretraining", "labels": 2, "down_share": pytest.approx(11 / 16),
-                   "both_down": 0.5, "true_reward_per_step": 0.5, "undecided": 0.0, "agrees_with_true_reward": 0.0,
+                   "both_down": 0.5, "true_reward_per_step": 0.5, "gap_per_step": 1.0, "undecided": 0.0, "agrees_with_true_reward": 0.0,
                    "height": pytest.approx(1.2 - 0.4 * 11 / 16), "upside_down": pytest.approx(11 / 16)}
     assert last == {"stage": "4th quarter", "labels": 1, "down_share": pytest.approx(1 / 8),
-                    "both_down": 0.0, "true_reward_per_step": 3.0, "undecided": 0.0, "agrees_with_true_reward": 1.0,
+                    "both_down": 0.0, "true_reward_per_step": 3.0, "gap_per_step": 2.0, "undecided": 0.0, "agrees_with_true_reward": 1.0,
                    "height": pytest.approx(1.2 - 0.4 / 8), "upside_down": pytest.approx(1 / 8)}
     arm = out["arms"]["Hopper_700"]
     assert arm["seeds"] == 2
