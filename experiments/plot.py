@@ -4,7 +4,8 @@
 
 Writes into the folder: summary.json (per group: final true return mean / 95% CI / per seed,
 wall time, % of true-reward RL with a 95% bootstrap interval over seeds, a preference run's final
-agreement of r_hat with the true order on the policy's own clips), across_tasks.json (per
+agreement of r_hat with the true order on the policy's own clips, and how often r_hat already
+predicted the teacher's answers to the queries it was asked), across_tasks.json (per
 setting: its % on each task and their mean with its bootstrap interval, the number the issue's
 targets are stated in) and learning_curves.png, bits_of_feedback.png,
 reward_model_accuracy.png, reward_hacking.png.

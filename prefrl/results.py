@@ -171,6 +171,15 @@ def final_agreement(run: Run) -> float:
     return float(values[-1]) if values else math.nan
 
 
+def new_label_accuracy(run: Run) -> float:
+    """Mean over the run's batches of new labels after pretraining of r_hat's accuracy on the batch
+    before fitting it (``rm/heldout_accuracy``): how often the teacher's answers to the queries the
+    selector asked were ones r_hat already predicted. nan if it logged none."""
+    values = [m["rm/heldout_accuracy"] for m in run.metrics
+              if isinstance(m.get("rm/heldout_accuracy"), (int, float)) and math.isfinite(m["rm/heldout_accuracy"])]
+    return float(np.mean(values)) if values else math.nan
+
+
 def summarise(runs: list[Run]) -> dict[str, Any]:
     """Per group: final true return (mean, 95% CI, per seed), wall time, and the ratio to the
     true-reward baseline of the same task (return and wall time).
@@ -237,6 +246,11 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             # the policy's own clips (the last ``rm/agreement`` each run logged)
             out[group]["final_agreement_mean"] = float(np.mean(agreements))
             out[group]["final_agreement_per_seed"] = agreements
+        surprises = [new_label_accuracy(r) for r in members]
+        if not members[0].config["true_reward"] and not any(math.isnan(a) for a in surprises):
+            # low: the selector asks what r_hat gets wrong; near 1: labels r_hat could have guessed
+            out[group]["new_label_accuracy_mean"] = float(np.mean(surprises))
+            out[group]["new_label_accuracy_per_seed"] = surprises
         shares = [r.summary.get("preference_loop_cpu_share") for r in members]
         if all(share is not None for share in shares):
             # the run's own CPU split (``CpuClock.breakdown``): the loop's parts over the

@@ -360,6 +360,22 @@ def test_summary_keeps_each_preference_runs_last_agreement_with_the_true_order()
     assert "final_agreement_mean" not in summary["Hopper 350 labels disagreement"]
 
 
+def test_summary_keeps_how_often_r_hat_already_predicted_the_new_labels():
+    def run(accuracies, seed=0, **changes):
+        metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
+        metrics += [{"env_steps": 2 + i, "rm/heldout_accuracy": a} for i, a in enumerate(accuracies)]
+        return results.Run("r", RunConfig(seed=seed, **changes).to_dict(), metrics,
+                           {"final_true_return": 1.0, "wall_time": 60.0, "env_steps": 1000})
+
+    summary = results.summarise([run([1.0, 0.5, math.nan]), run([0.0, 1.0, 1.0, 1.0], seed=1),
+                                 run([], true_reward=True), run([1.0], labels=350), run([], labels=350, seed=1)])
+    pref = summary["Hopper 700 labels disagreement"]
+    assert pref["new_label_accuracy_per_seed"] == [0.75, 0.75]  # mean over each seed's finite batches
+    assert pref["new_label_accuracy_mean"] == pytest.approx(0.75)
+    assert "new_label_accuracy_mean" not in summary["Hopper true reward"]
+    assert "new_label_accuracy_mean" not in summary["Hopper 350 labels disagreement"]
+
+
 def test_baselines_with_other_rl_settings_are_grouped_apart_and_a_run_is_timed_against_its_own():
     def run(final, first_eval, wall, **changes):
         metrics = [{"env_steps": 1, "eval/true_return": first_eval}]
