@@ -343,12 +343,17 @@ def test_preference_runs_are_measured_against_the_stronger_true_reward_baseline(
     assert "cpu_overhead_from_parts" not in summary["Hopper true reward"]
 
 
+def logging_run(key, values, seed=0, **changes):
+    """A finished run that logged ``key`` once per value after its first evaluation."""
+    metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
+    metrics += [{"env_steps": 2 + i, key: v} for i, v in enumerate(values)]
+    return results.Run("r", RunConfig(seed=seed, **changes).to_dict(), metrics,
+                       {"final_true_return": 1.0, "wall_time": 60.0, "env_steps": 1000})
+
+
 def test_summary_keeps_each_preference_runs_last_agreement_with_the_true_order():
     def run(agreements, seed=0, **changes):
-        metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
-        metrics += [{"env_steps": 2 + i, "rm/agreement": a} for i, a in enumerate(agreements)]
-        return results.Run("r", RunConfig(seed=seed, **changes).to_dict(), metrics,
-                           {"final_true_return": 1.0, "wall_time": 60.0, "env_steps": 1000})
+        return logging_run("rm/agreement", agreements, seed, **changes)
 
     summary = results.summarise([run([0.5, 0.9, math.nan]), run([0.7, 0.8], seed=1), run([], true_reward=True),
                                  run([0.6], labels=350), run([], labels=350, seed=1)])
@@ -362,10 +367,7 @@ def test_summary_keeps_each_preference_runs_last_agreement_with_the_true_order()
 
 def test_summary_keeps_how_often_r_hat_already_predicted_the_new_labels():
     def run(accuracies, seed=0, **changes):
-        metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
-        metrics += [{"env_steps": 2 + i, "rm/heldout_accuracy": a} for i, a in enumerate(accuracies)]
-        return results.Run("r", RunConfig(seed=seed, **changes).to_dict(), metrics,
-                           {"final_true_return": 1.0, "wall_time": 60.0, "env_steps": 1000})
+        return logging_run("rm/heldout_accuracy", accuracies, seed, **changes)
 
     summary = results.summarise([run([1.0, 0.5, math.nan]), run([0.0, 1.0, 1.0, 1.0], seed=1),
                                  run([], true_reward=True), run([1.0], labels=350), run([], labels=350, seed=1)])
