@@ -163,11 +163,15 @@ def initial_return(run: Run) -> float:
     return float(evals[0]) if evals else math.nan
 
 
+def logged(run: Run, key: str) -> list[float]:
+    """The finite numbers the run logged under ``key`` in metrics.jsonl, in order."""
+    return [m[key] for m in run.metrics if isinstance(m.get(key), (int, float)) and math.isfinite(m[key])]
+
+
 def final_agreement(run: Run) -> float:
     """The last ``rm/agreement`` the run logged: the share of fresh pairs of the policy's own clips
     that r_hat orders as the true reward does; nan if it logged no finite one."""
-    values = [m["rm/agreement"] for m in run.metrics
-              if isinstance(m.get("rm/agreement"), (int, float)) and math.isfinite(m["rm/agreement"])]
+    values = logged(run, "rm/agreement")
     return float(values[-1]) if values else math.nan
 
 
@@ -175,9 +179,14 @@ def new_label_accuracy(run: Run) -> float:
     """Mean over the run's batches of new labels after pretraining of r_hat's accuracy on the batch
     before fitting it (``rm/heldout_accuracy``): how often the teacher's answers to the queries the
     selector asked were ones r_hat already predicted. nan if it logged none."""
-    values = [m["rm/heldout_accuracy"] for m in run.metrics
-              if isinstance(m.get("rm/heldout_accuracy"), (int, float)) and math.isfinite(m["rm/heldout_accuracy"])]
+    values = logged(run, "rm/heldout_accuracy")
     return float(np.mean(values)) if values else math.nan
+
+
+# Per-run readings of r_hat kept for each preference group (mean and per seed) where every seed has one:
+# final_agreement, how well r_hat orders fresh pairs of the policy's own clips where the agent ends;
+# new_label_accuracy, low where the selector asks what r_hat gets wrong, near 1 where it could have guessed.
+R_HAT_READINGS = {"final_agreement": final_agreement, "new_label_accuracy": new_label_accuracy}
 
 
 def summarise(runs: list[Run]) -> dict[str, Any]:
@@ -240,17 +249,11 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         if all("final_upside_down" in r.summary for r in members):
             # planar bodies: share of the final evaluation's steps spent upside down, per seed
             out[group]["final_upside_down_per_seed"] = [r.summary["final_upside_down"] for r in members]
-        agreements = [final_agreement(r) for r in members]
-        if not members[0].config["true_reward"] and not any(math.isnan(a) for a in agreements):
-            # r_hat's accuracy where the agent is at the end: how well it orders fresh pairs of
-            # the policy's own clips (the last ``rm/agreement`` each run logged)
-            out[group]["final_agreement_mean"] = float(np.mean(agreements))
-            out[group]["final_agreement_per_seed"] = agreements
-        surprises = [new_label_accuracy(r) for r in members]
-        if not members[0].config["true_reward"] and not any(math.isnan(a) for a in surprises):
-            # low: the selector asks what r_hat gets wrong; near 1: labels r_hat could have guessed
-            out[group]["new_label_accuracy_mean"] = float(np.mean(surprises))
-            out[group]["new_label_accuracy_per_seed"] = surprises
+        for name, read in R_HAT_READINGS.items():
+            values = [read(r) for r in members]
+            if not members[0].config["true_reward"] and not any(math.isnan(v) for v in values):
+                out[group][f"{name}_mean"] = float(np.mean(values))
+                out[group][f"{name}_per_seed"] = values
         shares = [r.summary.get("preference_loop_cpu_share") for r in members]
         if all(share is not None for share in shares):
             # the run's own CPU split (``CpuClock.breakdown``): the loop's parts over the
