@@ -156,6 +156,10 @@ class RunConfig:
     pseudo_threshold: float = arg(0.0, "semi-supervised r_hat (SURF): each fit also trains on fresh unlabelled pairs "
                                        "of recent clips whose ensemble P[left preferred] is beyond this either way "
                                        "(e.g. 0.99), the ensemble's answer as their label; 0: off, the paper's method")
+    reward_tau: float = arg(1.0, "the agent learns a Polyak average of r_hat: after each fit its copy's weights move "
+                                 "this share of the way to the fitted ensemble's, then it is normalised as r_hat is, "
+                                 "so a refit moves the agent's reward by about this share (queries, fits and metrics "
+                                 "use the fitted ensemble); 1: the fitted ensemble itself, the paper's method")
     fit_steps_initial: int = arg(500, "reward-model minibatch steps after pretraining labels")
     fit_steps: int = arg(30, "reward-model minibatch steps after each chunk")
     eval_every: int = arg(100_000, "environment steps between evaluations on the true reward")
@@ -187,6 +191,11 @@ class RunConfig:
                               "which sets its own scale: drop one of them")
         if not (math.isfinite(self.reward_std) and self.reward_std > 0):
             raise ConfigError(f"--reward-std must be a positive number, got {self.reward_std}")
+        if not 0 < self.reward_tau <= 1:
+            raise ConfigError(f"--reward-tau must be in (0, 1] (1: no averaging), got {self.reward_tau}")
+        if self.reward_tau < 1 and self.reward_model:
+            raise ConfigError("--reward-tau averages a reward model that is refitted; --reward-model is frozen: "
+                              "drop one of them")
         if not 0 <= self.gamma <= 1:
             raise ConfigError(f"--gamma must be in [0, 1] (0: the task's own), got {self.gamma}")
         if not 0 <= self.gae_lambda <= 1:

@@ -167,7 +167,14 @@ class RewardEnsemble(nn.Module):
         every member computes the same reward as before, for any input: only how the fit sees
         the features (gradient scale, l2) changes, and the agent's reward does not jump. Without
         it (an untrained model) the first layer keeps its initialisation, now in standard units."""
-        new_mean, new_std = x.mean(dim=0), x.std(dim=0).nan_to_num(0.0).clamp_min(INPUT_STD_FLOOR)
+        self.set_input_standardisation(x.mean(dim=0), x.std(dim=0).nan_to_num(0.0).clamp_min(INPUT_STD_FLOOR),
+                                       keep_function)
+
+    @torch.no_grad()
+    def set_input_standardisation(self, new_mean: torch.Tensor, new_std: torch.Tensor,
+                                  keep_function: bool = True) -> None:
+        """Inputs standardised by ``new_mean`` and ``new_std`` (D,) from now on; with ``keep_function``
+        the first layer is rescaled so the reward of every input stays the same."""
         if keep_function:
             w, b = self.weights[0], self.biases[0]  # (M, D, H), (M, 1, H)
             shift = (new_mean - self.in_mean) / self.in_std  # old standard units
@@ -175,6 +182,16 @@ class RewardEnsemble(nn.Module):
             w.mul_((new_std / self.in_std)[None, :, None])
         self.in_mean.copy_(new_mean)
         self.in_std.copy_(new_std)
+
+    @torch.no_grad()
+    def move_toward(self, other: RewardEnsemble, share: float) -> None:
+        """Polyak averaging: each parameter moves ``share`` of the way to ``other``'s (1: a copy of its
+        weights). The input standardisation is first set to ``other``'s, keeping this ensemble's
+        function, so the two average in the same units; the output normalisation (mean, std) is
+        left for ``normalise``."""
+        self.set_input_standardisation(other.in_mean.clone(), other.in_std.clone(), keep_function=True)
+        for mine, theirs in zip(self.parameters(), other.parameters(), strict=True):
+            mine.lerp_(theirs, share)
 
     @torch.no_grad()
     def member_segment_returns(self, segments: np.ndarray) -> np.ndarray:

@@ -256,6 +256,7 @@ class Checkpoint:
     def __init__(self, path: Path):
         self.path = path
         self.policy, self.reward_model = path / "policy.zip", path / "reward_model.npz"
+        self.agent_reward_model = path / "agent_reward_model.npz"
 
     def exists(self) -> bool:
         return (self.path / "state.json").exists()
@@ -263,13 +264,17 @@ class Checkpoint:
     def state(self) -> dict[str, Any]:
         return json.loads((self.path / "state.json").read_text())
 
-    def save(self, agent, reward_model: bytes | None, state: dict[str, Any]) -> None:
+    def save(self, agent, reward_model: bytes | None, state: dict[str, Any],
+             extra: dict[str, bytes] | None = None) -> None:
+        """``extra``: more files to keep, by name (e.g. the agent's averaged reward model)."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         agent.save(tmp / "policy.zip")
         if reward_model is not None:
             (tmp / "reward_model.npz").write_bytes(reward_model)
+        for name, data in (extra or {}).items():
+            (tmp / name).write_bytes(data)
         (tmp / "state.json").write_text(json.dumps(state))
         old = self.path.with_name(self.path.name + ".old")
         if self.path.exists():

@@ -10,6 +10,7 @@ read only by the synthetic oracle (through recorded segments) and by evaluation.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -90,7 +91,10 @@ class PreferenceRun:
             self.data = PreferenceData.empty(self.reward_model.members, self.segment_steps, self.reward_model.in_dim)
             self._seen_label_ids: set[int] = set()
             self._fitted = False  # whether r_hat has been fitted (input standardisation keeps it then)
-            venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.reward_model, self.reward_obs)
+            # what the agent learns: r_hat itself, or (reward_tau < 1) a Polyak average of it
+            self.agent_reward_model = (copy.deepcopy(self.reward_model) if config.reward_tau < 1
+                                       else self.reward_model)
+            venv = self.reward_wrapper = LearnedRewardWrapper(self.recorder, self.agent_reward_model, self.reward_obs)
         elif config.scale_true_reward:
             venv = self.reward_scaler = ScaledTrueRewardWrapper(self.recorder)
         if config.return_norm:
@@ -143,6 +147,9 @@ class PreferenceRun:
         if not self.config.true_reward:
             saved = RewardEnsemble.from_npz(self.checkpoint.reward_model.read_bytes())
             self.reward_model.load_state_dict(saved.state_dict())
+            if self.averaged:
+                saved = RewardEnsemble.from_npz(self.checkpoint.agent_reward_model.read_bytes())
+                self.agent_reward_model.load_state_dict(saved.state_dict())
             self.reward_trainer.l2 = torch.as_tensor(self.checkpoint.state()["l2"])
             self._fitted = True
             self.ingest()
@@ -411,14 +418,36 @@ class PreferenceRun:
             return self._fit(steps)
 
     def _fit(self, steps: int) -> dict[str, float]:
+        rows = self.recent_rows() if self._fitted else None  # the agent's reward on these, before and after
+        before = self.agent_reward_model.predict(rows) if rows is not None else None
         if self.config.input_norm == "labelled" and len(self.data):
             self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.data.steps().numpy())),
                                                  keep_function=self._fitted)
         metrics, pseudo = self.pseudo_labels() if self.config.pseudo_threshold and self._fitted else ({}, None)
         metrics |= self.reward_trainer.fit(self.data, steps, self.rng, pseudo)
+        if self.averaged and self._fitted:
+            self.agent_reward_model.move_toward(self.reward_model, self.config.reward_tau)
+        elif self.averaged:  # the first fit: the average starts from it
+            self.agent_reward_model.load_state_dict(self.reward_model.state_dict())
         self._fitted = True
         self.renormalise()
+        if before is not None:
+            shift = self.agent_reward_model.predict(rows) - before
+            metrics["rm/reward_shift"] = float(np.sqrt(np.mean(shift ** 2))) / self.config.reward_std
         return metrics
+
+    @property
+    def averaged(self) -> bool:
+        """Whether the agent learns a Polyak average of r_hat (``reward_tau`` < 1), not r_hat itself."""
+        return self.agent_reward_model is not self.reward_model
+
+    def recent_rows(self) -> np.ndarray | None:
+        """Reward-model inputs of the recent episodes' steps, at most NORMALISE_ROWS of them, evenly
+        spaced (no random draw, so measuring them leaves the run as it is); None before any episode."""
+        if not self.recorder.episodes:
+            return None
+        rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
+        return rows[::-(-len(rows) // NORMALISE_ROWS)]
 
     def pseudo_labels(self) -> tuple[dict[str, float], tuple[torch.Tensor, ...] | None]:
         """SURF: fresh unlabelled pairs of recent clips that r_hat is confident on, its answer as
@@ -441,7 +470,10 @@ class PreferenceRun:
             rows = self.data.steps(first=self.labels_due(self.config.explore_steps)).numpy()
         else:
             rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
-        self.reward_model.normalise(torch.as_tensor(self.normalisation_sample(rows)), self.config.reward_std)
+        sample = torch.as_tensor(self.normalisation_sample(rows))
+        self.reward_model.normalise(sample, self.config.reward_std)
+        if self.averaged:
+            self.agent_reward_model.normalise(sample, self.config.reward_std)
 
     def normalisation_sample(self, rows: np.ndarray) -> np.ndarray:
         """At most NORMALISE_ROWS of ``rows``, drawn without replacement."""
@@ -500,15 +532,17 @@ class PreferenceRun:
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
                  "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.clock.parts,
                  "next_eval": self.next_eval, "plan_env_steps": self.plan_env_steps}
-        reward_model = None
+        reward_model, extra = None, {}
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
             reward_model = self.reward_model.to_npz()
+            if self.averaged:
+                extra["agent_reward_model.npz"] = self.agent_reward_model.to_npz()
         if self.config.scale_true_reward:
             state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
         if self.config.return_norm:
             state["return_scale"] = self.return_scaler.state()
-        self.checkpoint.save(self.agent, reward_model, state)
+        self.checkpoint.save(self.agent, reward_model, state, extra)
 
     def finish(self) -> dict[str, Any]:
         """The final evaluation and summary.json; only then is the checkpoint removed, so a run killed
@@ -547,6 +581,8 @@ class PreferenceRun:
         }
         if not cfg.true_reward:
             (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())
+            if self.averaged:  # the agent's reward: the Polyak average it learned
+                (self.path / "agent_reward_model.npz").write_bytes(self.agent_reward_model.to_npz())
         return summary
 
     def close(self) -> None:

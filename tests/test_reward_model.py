@@ -193,6 +193,32 @@ def test_standardising_inputs_keeps_each_members_reward_and_survives_saving(rng)
     torch.testing.assert_close(fresh.raw(x), raw_inputs.raw(standard))
 
 
+def test_polyak_averaging_moves_each_weight_the_share_asked_in_the_other_models_input_units(rng):
+    """``move_toward``: share 1 gives the other ensemble's function; share 0 keeps this one's, now
+    reading the other's input standardisation; a share in between moves every weight that share of
+    the way (so a linear layer's output moves that share too)."""
+    torch.manual_seed(0)
+    x = torch.as_tensor(rng.normal(size=(400, 4)) * [0.1, 1.0, 5.0, 2.0] + [1.0, 0.0, -2.0, 3.0],
+                        dtype=torch.float32)
+    fitted = RewardEnsemble(4, members=3)
+    fitted.standardise_inputs(x)
+    average = RewardEnsemble(4, members=3)  # other weights, raw inputs
+    before = average.raw(x).detach().clone()
+    kept = RewardEnsemble.from_npz(average.to_npz())
+    kept.move_toward(fitted, 0.0)
+    assert torch.equal(kept.in_mean, fitted.in_mean) and torch.equal(kept.in_std, fitted.in_std)
+    torch.testing.assert_close(kept.raw(x), before, atol=1e-4, rtol=1e-4)
+    copied = RewardEnsemble.from_npz(average.to_npz())
+    copied.move_toward(fitted, 1.0)
+    torch.testing.assert_close(copied.raw(x), fitted.raw(x), atol=1e-5, rtol=1e-5)
+    for share in (0.25, 0.5):
+        moved = RewardEnsemble.from_npz(kept.to_npz())
+        moved.move_toward(fitted, share)
+        for mine, start, end in zip(moved.parameters(), kept.parameters(), fitted.parameters(), strict=True):
+            torch.testing.assert_close(mine, start + share * (end - start))
+        assert not torch.allclose(moved.raw(x), kept.raw(x)) and not torch.allclose(moved.raw(x), fitted.raw(x))
+
+
 def test_a_reward_model_saved_before_input_standardisation_loads_with_raw_inputs(rng):
     model = RewardEnsemble(4, members=3)
     buf = io.BytesIO()

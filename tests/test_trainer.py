@@ -793,3 +793,61 @@ def test_return_norm_reaches_the_agent_and_a_resumed_run_scales_as_the_killed_on
     assert resumed.return_scaler.state() == saved
     assert resumed.run()["env_steps"] == 4096 and resumed.return_scaler.stats.count == pytest.approx(4096, abs=1e-3)
     assert not hasattr(PreferenceRun(RunConfig(**{**TINY, **extra}), tmp_path / "off"), "return_scaler")
+
+
+class RecordingBoth(PreferenceRun):
+    """Keeps r_hat and the agent's averaged reward model as they were before and after each fit."""
+
+    def fit(self, steps):
+        snap = lambda model: RewardEnsemble.from_npz(model.to_npz())  # noqa: E731
+        before = snap(self.agent_reward_model)
+        metrics = super().fit(steps)
+        self.fits = [*getattr(self, "fits", []), (before, snap(self.reward_model), snap(self.agent_reward_model))]
+        return metrics
+
+
+def test_reward_tau_gives_the_agent_a_polyak_average_of_r_hat_and_a_killed_run_resumes_with_it(tmp_path):
+    run = RecordingBoth(RunConfig(**TINY, reward_tau=0.25), tmp_path / "run")
+    assert run.reward_wrapper.reward_model is run.agent_reward_model is not run.reward_model
+    run.run()
+    (first_before, first_fitted, first_agent), *later = run.fits
+    torch.testing.assert_close(first_agent.weights[-1], first_fitted.weights[-1])  # the average starts at the first fit
+    assert len(later) >= 1
+    for before, fitted, agent in later:
+        # past the first layer (which only absorbs the input units) each weight moved a quarter of the way
+        for i in (1, 2):
+            for name in ("weights", "biases"):
+                start, end, got = (getattr(m, name)[i].detach() for m in (before, fitted, agent))
+                torch.testing.assert_close(got, start + 0.25 * (end - start))
+            assert not torch.allclose(agent.weights[i], fitted.weights[i])
+    np.testing.assert_allclose(run.agent_reward_model.predict(np.zeros((1, 3), np.float32)),
+                               agent.predict(np.zeros((1, 3), np.float32)), rtol=1e-6)
+    shifts = [m["rm/reward_shift"] for m in run.metrics.read() if "rm/reward_shift" in m]
+    assert len(shifts) == 2 and all(0 < s < 5 for s in shifts)
+    saved = RewardEnsemble.from_npz((tmp_path / "run/agent_reward_model.npz").read_bytes())
+    assert torch.equal(saved.weights[-1], run.agent_reward_model.weights[-1])
+
+    config = RunConfig(**TINY, reward_tau=0.25)
+    with pytest.raises(Killed):
+        DiesAfterFirstChunk(config, tmp_path / "killed").run()
+    kept = RewardEnsemble.from_npz((tmp_path / "killed/checkpoint/agent_reward_model.npz").read_bytes())
+    resumed = PreferenceRun(config, tmp_path / "killed")
+    assert resumed.reward_wrapper.reward_model is resumed.agent_reward_model
+    assert torch.equal(resumed.agent_reward_model.weights[1], kept.weights[1])
+    assert torch.equal(resumed.agent_reward_model.std, kept.std)
+    assert not torch.equal(resumed.agent_reward_model.weights[1], resumed.reward_model.weights[1])
+    assert resumed.run()["labels"] == 24
+
+    plain = PreferenceRun(RunConfig(**TINY), tmp_path / "plain")
+    assert plain.agent_reward_model is plain.reward_model
+    plain.run()
+    assert not (tmp_path / "plain/agent_reward_model.npz").exists()
+    assert any("rm/reward_shift" in m for m in plain.metrics.read())
+
+
+@pytest.mark.parametrize("change, message", [({"reward_tau": 0}, "--reward-tau must be in"),
+                                             ({"reward_tau": 1.5}, "--reward-tau must be in"),
+                                             ({"reward_tau": 0.5, "reward_model": "r.npz"}, "drop one of them")])
+def test_bad_reward_tau_is_refused(change, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**TINY, **change)
