@@ -156,8 +156,14 @@ def _paired(d: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
             "seeds_needed_80pct_power": _seeds_for(d.var(ddof=1), d.mean())}
 
 
+LATE_SHARE = 0.6  # --curves: evaluations from this share of a run's steps on count as late
+
+
 def eval_curve(folder: Path, group: str, seeds: list[int], success: float | None) -> dict[str, Any]:
-    """The group's periodic evaluations averaged over ``seeds`` at the steps every one of them reached."""
+    """The group's periodic evaluations averaged over ``seeds`` at the steps every one of them reached,
+    and how much each run's evaluations move about late in training (their std within the run from
+    LATE_SHARE of the last step on; a policy that keeps improving also moves, so read it beside the
+    curve)."""
     runs = [run for run in load_runs(folder) if run.group == group and run.config["seed"] in seeds]
     evals = [{m["env_steps"]: m["eval/true_return"] for m in run.metrics
               if isinstance(m.get("eval/true_return"), (int, float))} for run in runs]
@@ -169,6 +175,9 @@ def eval_curve(folder: Path, group: str, seeds: list[int], success: float | None
     curve: dict[str, Any] = {"env_steps": steps, "mean": values.mean(axis=0).tolist()}
     if success is not None:
         curve["above"] = (values > success).sum(axis=0).tolist()
+    late = [i for i, step in enumerate(steps) if step >= LATE_SHARE * steps[-1]]
+    spread = values[:, late].std(axis=1)
+    curve |= {"late_from": steps[late[0]], "late_spread_per_seed": spread.tolist(), "late_spread": float(spread.mean())}
     return curve
 
 
@@ -266,6 +275,11 @@ def report(result: dict[str, Any]) -> str:
                 f"{step // 1000}k {value:.0f}" + (f" ({above})" if "above" in curve else "")
                 for step, value, above in zip(curve["env_steps"], curve["mean"],
                                               curve.get("above", curve["mean"]), strict=True)))
+    for label, group in zip("AB", result["groups"], strict=True):
+        if "eval_curve" in group:
+            curve = group["eval_curve"]
+            lines.append(f"{label}, spread of a run's evaluations from {curve['late_from'] // 1000}k steps on (std "
+                         f"within the run, mean over seeds): {curve['late_spread']:.0f}")
     if any("above" in group.get("eval_curve", {}) for group in result["groups"]):
         lines.append(f"(in brackets: seeds above {result['success']['threshold']:g} there)")
     verdict = "distinguishable" if result["permutation_p"] < 0.05 else "not distinguishable"

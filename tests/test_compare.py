@@ -145,12 +145,17 @@ def test_curves_average_each_groups_evaluations_over_its_seeds(tmp_path, capsys)
     (tmp_path / "a" / "summary.json").write_text(json.dumps(results.summarise(results.load_runs(tmp_path / "a"))))
     a, b = f"{tmp_path / 'a'}::Hopper 700 labels disagreement", f"{tmp_path / 'a'}::Hopper true reward"
     result = compare.compare(a, b, success=15.0, curves=True)
+    # late: from 60% of the last step (1800) on, i.e. the evaluations at 2000 and 3000
     assert result["groups"][0]["eval_curve"] == {"env_steps": [1000, 2000, 3000], "mean": [0.0, 10.5, 30.0],
-                                                 "above": [0, 0, 2]}
+                                                 "above": [0, 0, 2], "late_from": 2000,
+                                                 "late_spread_per_seed": [10.0, 9.5], "late_spread": 9.75}
     assert result["groups"][1]["eval_curve"] == {"env_steps": [1000, 2000, 3000], "mean": [0.0, 20.0, 41.0],
-                                                 "above": [0, 2, 2]}
+                                                 "above": [0, 2, 2], "late_from": 2000,
+                                                 "late_spread_per_seed": [10.0, 11.0], "late_spread": 10.5}
     assert compare.main([a, b, "--curves"]) == 0
-    assert "A, mean evaluation return by env steps: 1k 0, 2k 10, 3k 30" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "A, mean evaluation return by env steps: 1k 0, 2k 10, 3k 30" in out
+    assert "B, spread of a run's evaluations from 2k steps on (std within the run, mean over seeds): 10" in out
     # a summary whose runs are not in the folder: --curves says so in one line
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "summary.json").write_text((tmp_path / "a" / "summary.json").read_text())
