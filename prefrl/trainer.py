@@ -419,7 +419,10 @@ class PreferenceRun:
 
     def _fit(self, steps: int) -> dict[str, float]:
         rows = self.recent_rows() if self._fitted else None  # the agent's reward on these, before and after
-        before = self.agent_reward_model.predict(rows) if rows is not None else None
+        models = {"rm/reward_shift": self.agent_reward_model}
+        if self.averaged:  # and how far r_hat itself moved, as the agent's reward would without the average
+            models["rm/fitted_shift"] = self.reward_model
+        before = {name: model.predict(rows) for name, model in models.items()} if rows is not None else None
         if self.config.input_norm == "labelled" and len(self.data):
             self.reward_model.standardise_inputs(torch.as_tensor(self.normalisation_sample(self.data.steps().numpy())),
                                                  keep_function=self._fitted)
@@ -432,8 +435,9 @@ class PreferenceRun:
         self._fitted = True
         self.renormalise()
         if before is not None:
-            shift = self.agent_reward_model.predict(rows) - before
-            metrics["rm/reward_shift"] = float(np.sqrt(np.mean(shift ** 2))) / self.config.reward_std
+            for name, model in models.items():
+                shift = model.predict(rows) - before[name]
+                metrics[name] = float(np.sqrt(np.mean(shift ** 2))) / self.config.reward_std
         return metrics
 
     @property

@@ -822,8 +822,8 @@ def test_reward_tau_gives_the_agent_a_polyak_average_of_r_hat_and_a_killed_run_r
             assert not torch.allclose(agent.weights[i], fitted.weights[i])
     np.testing.assert_allclose(run.agent_reward_model.predict(np.zeros((1, 3), np.float32)),
                                agent.predict(np.zeros((1, 3), np.float32)), rtol=1e-6)
-    shifts = [m["rm/reward_shift"] for m in run.metrics.read() if "rm/reward_shift" in m]
-    assert len(shifts) == 2 and all(0 < s < 5 for s in shifts)
+    shifts = [(m["rm/reward_shift"], m["rm/fitted_shift"]) for m in run.metrics.read() if "rm/reward_shift" in m]
+    assert len(shifts) == 2 and all(0 < s < 5 and 0 < f < 5 for s, f in shifts)
     saved = RewardEnsemble.from_npz((tmp_path / "run/agent_reward_model.npz").read_bytes())
     assert torch.equal(saved.weights[-1], run.agent_reward_model.weights[-1])
 
@@ -843,6 +843,7 @@ def test_reward_tau_gives_the_agent_a_polyak_average_of_r_hat_and_a_killed_run_r
     plain.run()
     assert not (tmp_path / "plain/agent_reward_model.npz").exists()
     assert any("rm/reward_shift" in m for m in plain.metrics.read())
+    assert not any("rm/fitted_shift" in m for m in plain.metrics.read())  # the same as rm/reward_shift there
 
 
 @pytest.mark.parametrize("change, message", [({"reward_tau": 0}, "--reward-tau must be in"),
