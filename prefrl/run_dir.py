@@ -265,16 +265,16 @@ class Checkpoint:
         return json.loads((self.path / "state.json").read_text())
 
     def save(self, agent, reward_model: bytes | None, state: dict[str, Any],
-             extra: dict[str, bytes] | None = None) -> None:
-        """``extra``: more files to keep, by name (e.g. the agent's averaged reward model)."""
+             agent_reward_model: bytes | None = None) -> None:
+        """``agent_reward_model``: the average the agent learns, where it is not ``reward_model``."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         agent.save(tmp / "policy.zip")
         if reward_model is not None:
             (tmp / "reward_model.npz").write_bytes(reward_model)
-        for name, data in (extra or {}).items():
-            (tmp / name).write_bytes(data)
+        if agent_reward_model is not None:
+            (tmp / self.agent_reward_model.name).write_bytes(agent_reward_model)
         (tmp / "state.json").write_text(json.dumps(state))
         old = self.path.with_name(self.path.name + ".old")
         if self.path.exists():

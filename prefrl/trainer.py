@@ -450,8 +450,12 @@ class PreferenceRun:
         spaced (no random draw, so measuring them leaves the run as it is); None before any episode."""
         if not self.recorder.episodes:
             return None
-        rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
+        rows = self.recent_steps()
         return rows[::-(-len(rows) // NORMALISE_ROWS)]
+
+    def recent_steps(self) -> np.ndarray:
+        """Reward-model inputs of every step of the recent episodes."""
+        return np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
 
     def pseudo_labels(self) -> tuple[dict[str, float], tuple[torch.Tensor, ...] | None]:
         """SURF: fresh unlabelled pairs of recent clips that r_hat is confident on, its answer as
@@ -473,7 +477,7 @@ class PreferenceRun:
         elif self.config.normalise == "initial":
             rows = self.data.steps(first=self.labels_due(self.config.explore_steps)).numpy()
         else:
-            rows = np.concatenate([e.features(self.reward_obs) for e in self.recorder.episodes])
+            rows = self.recent_steps()
         sample = torch.as_tensor(self.normalisation_sample(rows))
         self.reward_model.normalise(sample, self.config.reward_std)
         if self.averaged:
@@ -536,17 +540,17 @@ class PreferenceRun:
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
                  "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.clock.parts,
                  "next_eval": self.next_eval, "plan_env_steps": self.plan_env_steps}
-        reward_model, extra = None, {}
+        reward_model = agent_reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
             reward_model = self.reward_model.to_npz()
             if self.averaged:
-                extra["agent_reward_model.npz"] = self.agent_reward_model.to_npz()
+                agent_reward_model = self.agent_reward_model.to_npz()
         if self.config.scale_true_reward:
             state["true_reward_scale"] = [self.reward_scaler.mean, self.reward_scaler.std]
         if self.config.return_norm:
             state["return_scale"] = self.return_scaler.state()
-        self.checkpoint.save(self.agent, reward_model, state, extra)
+        self.checkpoint.save(self.agent, reward_model, state, agent_reward_model)
 
     def finish(self) -> dict[str, Any]:
         """The final evaluation and summary.json; only then is the checkpoint removed, so a run killed
@@ -586,7 +590,7 @@ class PreferenceRun:
         if not cfg.true_reward:
             (self.path / "reward_model.npz").write_bytes(self.reward_model.to_npz())
             if self.averaged:  # the agent's reward: the Polyak average it learned
-                (self.path / "agent_reward_model.npz").write_bytes(self.agent_reward_model.to_npz())
+                (self.path / self.checkpoint.agent_reward_model.name).write_bytes(self.agent_reward_model.to_npz())
         return summary
 
     def close(self) -> None:
