@@ -131,6 +131,13 @@ class RunConfig:
                                          "episodes. A truncation (the value bootstrapped), not a termination: the "
                                          "end says nothing about the reward. Evaluations keep the task's full "
                                          "episode. 0: off", rl=True)
+    restart_at: int = arg(0, "a restart for a policy that starts badly: at the first chunk that ends at or after "
+                             "this many env steps, if the agent's mean r_hat per step over that chunk "
+                             "(train/mean_r_hat) is below --restart-below, its policy is replaced by a new one "
+                             "(seeded --seed + 100000), which learns for the steps left; labels, r_hat and the step "
+                             "count carry on. Checked once. 0: never")
+    restart_below: float = arg(0.0, "see --restart-at: the mean r_hat per step below which the policy is replaced, "
+                                    "in the agent's reward units (r_hat normalised by --normalise to --reward-std)")
     chunk_steps: int = arg(16_384, "environment steps between label gathering and reward-model fits")
     members: int = arg(3, "reward-model ensemble members (1: a single model, an ablation)")
     offline: bool = arg(False, "ablation: every label from the initial policy, r_hat fitted once, never refitted")
@@ -183,7 +190,7 @@ class RunConfig:
         if not math.isfinite(self.label_horizon):
             raise ConfigError(f"--label-horizon must be a finite number of env steps, got {self.label_horizon}")
         for name in ("seed", "fit_steps", "fit_steps_initial", "ent_coef", "gsde_every", "explore_steps", "rune_beta",
-                     "train_episode_steps", "plan_iterations", "plan_queries"):
+                     "train_episode_steps", "plan_iterations", "plan_queries", "restart_at"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.log_std_init and self.gsde_every:
@@ -267,6 +274,18 @@ class RunConfig:
                 raise ConfigError(f"--plan-iterations {self.plan_iterations} x --plan-queries {self.plan_queries} asks "
                                   f"more than the {self.labels - pre} labels left after pretraining: lower one of "
                                   "them or raise --labels")
+        if self.restart_at:
+            for flag, clash in (("--true-reward", self.true_reward), ("--offline", self.offline)):
+                if clash:
+                    raise ConfigError(f"--restart-at judges the policy by the r_hat it learns, refitted as labels "
+                                      f"come; drop {flag} or --restart-at")
+            if not self.explore_steps < self.restart_at < self.steps:
+                raise ConfigError(f"--restart-at must come after --explore-steps ({self.explore_steps}) and before "
+                                  f"--steps ({self.steps}), got {self.restart_at}")
+        elif self.restart_below:
+            raise ConfigError("--restart-below is the threshold of --restart-at: add --restart-at or drop it")
+        if not math.isfinite(self.restart_below):
+            raise ConfigError(f"--restart-below must be a finite number, got {self.restart_below}")
         if self.explore_steps >= self.steps:
             raise ConfigError(f"--explore-steps {self.explore_steps} leaves no steps to learn from labels in "
                               f"--steps {self.steps}: make it smaller")

@@ -11,6 +11,7 @@ read only by the synthetic oracle (through recorded segments) and by evaluation.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from prefrl.teachers import OracleTeacher, Teacher
 AGREEMENT_PAIRS = 64  # fresh segment pairs for the r_hat vs true-reward ordering metric
 NORMALISE_ROWS = 20_000  # recent steps used to normalise r_hat
 PSEUDO_PAIRS = 256  # fresh unlabelled segment pairs offered for pseudo-labels at each fit (SURF)
+RESTART_SEED = 100_000  # --restart-at: the new policy's seed is the run's plus this (no population member's)
 
 
 LABEL_POLL_SECONDS = 1.0  # how often to look for a person's labels while waiting
@@ -118,6 +120,8 @@ class PreferenceRun:
         # read now, with the code just loaded: a checkout changed under a running run is not its code
         self.provenance = run_dir.provenance()
         self.plan_env_steps = resumed.get("plan_env_steps", 0)  # env steps of planning on r_hat
+        self.restart_checked = resumed.get("restart_checked", False)  # --restart-at: judged already
+        self.restarted_at = resumed.get("restarted_at")  # the env steps at which the policy was replaced, if it was
         if not config.true_reward:
             self.reward_wrapper.clock = self.clock  # r_hat per env step, as "reward_per_step"
 
@@ -133,9 +137,11 @@ class PreferenceRun:
                               f"reward model reads {in_dim}: give one from a run of this task")
         return model
 
-    def new_agent(self, venv):
-        """The agent of a new run, learning on ``venv``; a task with its own settings overrides this."""
-        return agents.make_agent(self.config, venv, str(self.path))
+    def new_agent(self, venv, seed: int | None = None):
+        """The agent of a new run, learning on ``venv``, seeded ``seed`` (default: the run's); a task with
+        its own settings overrides this."""
+        return agents.make_agent(self.config if seed is None else dataclasses.replace(self.config, seed=seed),
+                                 venv, str(self.path))
 
     def restore(self, venv):
         """Resume a killed run: agent, reward model and l2 from the checkpoint, labels from the store."""
@@ -204,7 +210,11 @@ class PreferenceRun:
                     metrics |= agents.evaluate(self.agent, cfg.env, cfg.eval_episodes,
                                                cfg.seed + 10_000 + steps).metrics("eval/")
                 self.next_eval = steps + cfg.eval_every
-            self.log(metrics)
+            record = self.log(metrics)
+            if cfg.restart_at and not self.restart_checked and steps >= cfg.restart_at:
+                self.restart_checked = True
+                if record["train/mean_r_hat"] < cfg.restart_below:
+                    self.restart()
             with clock("checkpoint"):
                 self.save_checkpoint()
         return self.finish()
@@ -228,6 +238,14 @@ class PreferenceRun:
         return np.stack([s.features(self.reward_obs) for s in segments])
 
     # ------------------------------------------------------------------ stages
+    def restart(self) -> None:
+        """``restart_at``: a new policy (seed + RESTART_SEED) in place of the agent's, counting on from
+        the agent's env steps; it first resets the envs (episodes under way are dropped)."""
+        steps = self.agent.num_timesteps
+        self.agent = self.new_agent(self.agent.get_env(), self.config.seed + RESTART_SEED)
+        self.agent.num_timesteps = steps
+        self.restarted_at = steps
+
     @property
     def exploring(self) -> bool:
         """In unsupervised exploration (``explore_steps``): no labels yet, the agent learns the
@@ -507,7 +525,8 @@ class PreferenceRun:
         return same_order(d_true, self.reward_model.segment_return(left) > self.reward_model.segment_return(right))
 
     # ------------------------------------------------------------------ bookkeeping
-    def log(self, metrics: dict[str, Any]) -> None:
+    def log(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Write this chunk's record to metrics.jsonl (and TensorBoard); returns it."""
         episodes = self.agent.ep_info_buffer or ()  # Monitor: true returns and lengths (none before RL)
         ep_returns = [ep["r"] for ep in episodes]
         learned = {}
@@ -534,12 +553,14 @@ class PreferenceRun:
         self.agent.logger.dump(self.agent.num_timesteps)
         self.metrics.write(metrics)
         self.on_metrics(metrics)
+        return metrics
 
     def save_checkpoint(self) -> None:
         """Policy, reward model and l2 after this chunk; labels are already in the store."""
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
                  "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.clock.parts,
-                 "next_eval": self.next_eval, "plan_env_steps": self.plan_env_steps}
+                 "next_eval": self.next_eval, "plan_env_steps": self.plan_env_steps,
+                 "restart_checked": self.restart_checked, "restarted_at": self.restarted_at}
         reward_model = agent_reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
@@ -579,6 +600,7 @@ class PreferenceRun:
                                    and not cfg.explore_steps else 0),
             "explore_env_steps": cfg.explore_steps,
             "plan_env_steps": self.plan_env_steps,
+            "restarted_at": self.restarted_at,
             "segment_steps": self.segment_steps,
             "wall_time": time.time() - self.start_time,
             "cpu_time": cpu_time,

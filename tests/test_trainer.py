@@ -852,3 +852,74 @@ def test_reward_tau_gives_the_agent_a_polyak_average_of_r_hat_and_a_killed_run_r
 def test_bad_reward_tau_is_refused(change, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig(**TINY, **change)
+
+
+class CountsRestarts(PreferenceRun):
+    """Keeps, for each restart, the replaced policy's weights and the new one's as it starts."""
+
+    def restart(self):
+        old = policy_params(self.agent)
+        super().restart()
+        self.restarts = [*getattr(self, "restarts", []), (old, policy_params(self.agent))]
+
+
+class DiesAfterFirstChunkCountsRestarts(CountsRestarts, DiesAfterFirstChunk):
+    pass
+
+
+def policy_params(agent) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in agent.policy.parameters()]
+
+
+def test_a_restart_check_that_does_not_fire_changes_nothing(tmp_path):
+    plain = train(RunConfig(**TINY), tmp_path / "plain")
+    never = train(RunConfig(**TINY, restart_at=2048, restart_below=-1e9), tmp_path / "never")
+    assert never["restarted_at"] is None and plain["restarted_at"] is None
+    assert never["final_true_return"] == plain["final_true_return"]
+    assert (tmp_path / "never/reward_model.npz").read_bytes() == (tmp_path / "plain/reward_model.npz").read_bytes()
+    rows = [[{k: v for k, v in json.loads(line).items() if k != "wall_time"}
+             for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()] for name in ("plain", "never")]
+    assert rows[0] == rows[1]
+
+
+def test_a_policy_judged_below_the_threshold_restarts_from_a_new_seed_and_the_run_goes_on(tmp_path):
+    from prefrl import agents
+    from prefrl.trainer import RESTART_SEED
+
+    config = RunConfig(**TINY, restart_at=2000, restart_below=1e9)  # any r_hat is below: it fires at 2048
+    run = CountsRestarts(config, tmp_path / "run")
+    summary = run.run()
+    [(old, new)] = run.restarts
+    assert summary["restarted_at"] == 2048 and summary["env_steps"] == 4096 and summary["labels"] == 24
+    # the new policy is a fresh one seeded seed + RESTART_SEED, not the replaced one
+    fresh = agents.make_agent(dataclasses.replace(config, seed=config.seed + RESTART_SEED), run.agent.get_env(), None)
+    for a, b in zip(new, policy_params(fresh), strict=True):
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(new, old, strict=True))
+    # the judged chunk is the plain run's; the next one is learned by the new policy
+    train(RunConfig(**TINY), tmp_path / "plain")
+    rows = {name: [{k: v for k, v in json.loads(line).items() if k != "wall_time"}
+                   for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()] for name in ("run", "plain")}
+    assert [r["env_steps"] for r in rows["run"]] == [2048, 4096]
+    assert rows["run"][0] == rows["plain"][0] and rows["run"][1] != rows["plain"][1]
+
+    # killed right after the restart, a run resumes with its new policy and does not judge again
+    with pytest.raises(Killed):
+        DiesAfterFirstChunkCountsRestarts(config, tmp_path / "killed").run()
+    resumed = CountsRestarts(config, tmp_path / "killed")
+    assert resumed.restart_checked and resumed.restarted_at == 2048 and resumed.agent.num_timesteps == 2048
+    assert resumed.run()["restarted_at"] == 2048
+    assert not hasattr(resumed, "restarts")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"restart_at": 100, "true_reward": True}, "drop --true-reward or --restart-at"),
+    ({"restart_at": 100, "offline": True}, "drop --offline or --restart-at"),
+    ({"restart_at": 4096}, "--restart-at must come after --explore-steps"),
+    ({"restart_at": 1000, "explore_steps": 1000}, "--restart-at must come after --explore-steps"),
+    ({"restart_at": -5}, "--restart-at must be >= 0"),
+    ({"restart_below": 0.5}, "add --restart-at or drop it"),
+    ({"restart_at": 100, "restart_below": float("nan")}, "--restart-below must be a finite number")])
+def test_bad_restart_settings_are_refused(change, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**TINY, **change)
