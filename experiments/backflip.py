@@ -261,8 +261,7 @@ def backflip_run(config: RunConfig, path: Path, launch: float = LAUNCH_SHARE, se
         def new_agent(self, venv, seed=None):
             if config.algo != "ppo":  # A2C keeps the library's settings
                 return super().new_agent(venv, seed)
-            return agents.make_agent(config if seed is None else dataclasses.replace(config, seed=seed), venv,
-                                     str(self.path), PPO_KWARGS, GAUSSIAN_POLICY_KWARGS)
+            return agents.make_agent(self.seeded(seed), venv, str(self.path), PPO_KWARGS, GAUSSIAN_POLICY_KWARGS)
 
         def set_launch_share(self) -> float:
             share = launch_share(self.agent.num_timesteps, config.steps, launch)

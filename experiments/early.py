@@ -83,9 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         at = [int(x) for x in args.at.split(",") if x.strip()]
+        if not at or min(at) < 0:
+            raise ValueError
     except ValueError:
-        cli.fail(f"--at takes env step counts separated by commas, e.g. {DEFAULT_AT}; got {args.at!r}")
-    if not at or min(at) < 0:
         cli.fail(f"--at takes env step counts separated by commas, e.g. {DEFAULT_AT}; got {args.at!r}")
     cli.claim_out(args.out)
     try:

@@ -140,8 +140,11 @@ class PreferenceRun:
     def new_agent(self, venv, seed: int | None = None):
         """The agent of a new run, learning on ``venv``, seeded ``seed`` (default: the run's); a task with
         its own settings overrides this."""
-        return agents.make_agent(self.config if seed is None else dataclasses.replace(self.config, seed=seed),
-                                 venv, str(self.path))
+        return agents.make_agent(self.seeded(seed), venv, str(self.path))
+
+    def seeded(self, seed: int | None) -> RunConfig:
+        """The run's config with ``seed`` in place of its seed (None: as it is)."""
+        return self.config if seed is None else dataclasses.replace(self.config, seed=seed)
 
     def restore(self, venv):
         """Resume a killed run: agent, reward model and l2 from the checkpoint, labels from the store."""
