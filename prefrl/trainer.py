@@ -120,7 +120,6 @@ class PreferenceRun:
         # read now, with the code just loaded: a checkout changed under a running run is not its code
         self.provenance = run_dir.provenance()
         self.plan_env_steps = resumed.get("plan_env_steps", 0)  # env steps of planning on r_hat
-        self.restart_checked = resumed.get("restart_checked", False)  # --restart-at: judged already
         self.restarted_at = resumed.get("restarted_at")  # the env steps at which the policy was replaced, if it was
         if not config.true_reward:
             self.reward_wrapper.clock = self.clock  # r_hat per env step, as "reward_per_step"
@@ -189,7 +188,8 @@ class PreferenceRun:
                 self.reward_wrapper.bonus = self.rune_weight(self.agent.num_timesteps)
             if cfg.train_episode_growth:
                 self.grow_horizon(self.agent.num_timesteps)
-            self.agent.learn(min(cfg.chunk_steps, end - self.agent.num_timesteps), reset_num_timesteps=False,
+            before = self.agent.num_timesteps
+            self.agent.learn(min(cfg.chunk_steps, end - before), reset_num_timesteps=False,
                              tb_log_name="tb", callback=self.learn_callback)
             steps = self.agent.num_timesteps
             metrics: dict[str, Any] = {"exploring": True} if self.exploring else {}
@@ -214,10 +214,8 @@ class PreferenceRun:
                                                cfg.seed + 10_000 + steps).metrics("eval/")
                 self.next_eval = steps + cfg.eval_every
             record = self.log(metrics)
-            if cfg.restart_at and not self.restart_checked and steps >= cfg.restart_at:
-                self.restart_checked = True
-                if record["train/mean_r_hat"] < cfg.restart_below:
-                    self.restart()
+            if cfg.restart_at and before < cfg.restart_at <= steps and record["train/mean_r_hat"] < cfg.restart_below:
+                self.restart()
             with clock("checkpoint"):
                 self.save_checkpoint()
         return self.finish()
@@ -241,6 +239,11 @@ class PreferenceRun:
         return np.stack([s.features(self.reward_obs) for s in segments])
 
     # ------------------------------------------------------------------ stages
+    @property
+    def restart_checked(self) -> bool:
+        """``restart_at``: whether the policy has been judged, in the chunk that crossed that step."""
+        return bool(self.config.restart_at) and self.agent.num_timesteps >= self.config.restart_at
+
     def restart(self) -> None:
         """``restart_at``: a new policy (seed + RESTART_SEED) in place of the agent's, counting on from
         the agent's env steps; it first resets the envs (episodes under way are dropped)."""
@@ -563,7 +566,7 @@ class PreferenceRun:
         state = {"env_steps": self.agent.num_timesteps, "wall_time": time.time() - self.start_time,
                  "cpu_time": time.process_time() - self.start_cpu, "cpu_parts": self.clock.parts,
                  "next_eval": self.next_eval, "plan_env_steps": self.plan_env_steps,
-                 "restart_checked": self.restart_checked, "restarted_at": self.restarted_at}
+                 "restarted_at": self.restarted_at}
         reward_model = agent_reward_model = None
         if not self.config.true_reward:
             state["l2"] = self.reward_trainer.l2.tolist()
