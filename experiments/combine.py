@@ -7,7 +7,9 @@ bootstrap interval, as across_tasks.json gives it for one setting on every task.
 GROUP is a preference group's name in DIR/summary.json (written by ``python -m experiments.plot
 DIR``), read against the baseline its % was taken against there: a task's RL settings are its own
 and its baseline shares them, as the paper tuned some settings per task (segment length, Swimmer's
-entropy bonus). The picks must be of different tasks and one label budget. With every pick of one
+entropy bonus). ``DIR::GROUP::SEEDS`` (e.g. ``::14-25`` or ``::0,2,5-9``) reads the group on those of
+its seeds alone, against the same baselines: the reading a folder holding only those seeds of it would
+give, without copying runs. The picks must be of different tasks and one label budget. With every pick of one
 setting from one folder the result is that setting's row of DIR/across_tasks.json, to the digit.
 """
 
@@ -61,7 +63,7 @@ def combine(specs: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.new_parser("python -m experiments.combine", __doc__)
-    parser.add_argument("picks", nargs="+", help="DIR::GROUP, one per task")
+    parser.add_argument("picks", nargs="+", help="DIR::GROUP[::SEEDS], one per task")
     parser.add_argument("--out", type=Path, help="also write the result to this JSON file (must not exist; its folder is made)")
     args = parser.parse_args(argv)
     cli.claim_out(args.out)

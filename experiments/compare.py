@@ -3,7 +3,8 @@
     python -m experiments.compare "DIR::GROUP_A" "DIR::GROUP_B" [--success R] [--paired] [--curves] [--out FILE.json]
 
 Each GROUP is any group of DIR/summary.json (written by ``python -m experiments.plot DIR``),
-a preference arm or a true-reward baseline; the two may come from different folders. On the
+a preference arm or a true-reward baseline; the two may come from different folders;
+``DIR::GROUP::SEEDS`` (e.g. ``::14-25``) reads a group on some of its seeds alone. On the
 groups' final true returns per seed (independent samples) it reports:
 
 - the difference of means A - B with a 95% percentile-bootstrap interval (each group's seeds

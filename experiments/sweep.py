@@ -35,6 +35,7 @@ from typing import Any  # noqa: E402
 
 from prefrl import cli, run_dir  # noqa: E402
 from prefrl.config import ConfigError, RunConfig, arg  # noqa: E402
+from prefrl.results import seed_range  # noqa: E402
 
 # Named oracle variants for the grid: the perfect oracle, B-Pref's noisy teachers and a
 # systematically biased one. Skip/equal thresholds are in units of a Hopper segment's true
@@ -55,17 +56,6 @@ ABLATIONS: dict[str, dict[str, bool | int | str]] = {
     "single": {"members": 1, "selector": "uniform"},
     "fixed_l2": {"fixed_l2": True},
 }
-
-
-def _seed_range(text: str) -> list[int]:
-    """``"4"`` -> [4]; ``"0-3"`` -> [0, 1, 2, 3]; ValueError if it is neither, or the range runs backwards."""
-    first, sep, last = text.partition("-")
-    if not sep:
-        return [int(first)]
-    seeds = list(range(int(first), int(last) + 1))
-    if not seeds:
-        raise ValueError(text)
-    return seeds
 
 
 @dataclass(frozen=True)
@@ -103,7 +93,7 @@ class SweepConfig:
                 raise ConfigError(f"--{name}: {text!r} is not a comma-separated list of numbers "
                                   f"(e.g. --{name} {example})") from None
 
-        envs, seeds, budgets = split("envs"), split("seeds", _seed_range), split("labels", lambda x: [int(x)])
+        envs, seeds, budgets = split("envs"), split("seeds", seed_range), split("labels", lambda x: [int(x)])
         selectors, oracles, ablations = split("selectors"), split("oracles"), split("ablations")
         segments = split("segments", lambda x: [float(x)]) or [None]
         for name, values, example in (("envs", envs, "Hopper,Walker2d"), ("seeds", seeds, "0,1,2")):

@@ -125,18 +125,53 @@ def group_pct_resamples(stats: dict[str, Any], summary: dict[str, Any], rng: np.
                          summary[stats["r0_baseline"]]["initial_true_return_per_seed"], rng)
 
 
+def seed_range(text: str) -> list[int]:
+    """``"4"`` -> [4]; ``"0-3"`` -> [0, 1, 2, 3]; ValueError if it is neither, or the range runs backwards."""
+    first, sep, last = text.partition("-")
+    if not sep:
+        return [int(first)]
+    seeds = list(range(int(first), int(last) + 1))
+    if not seeds:
+        raise ValueError(text)
+    return seeds
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-3,7"`` -> [0, 1, 2, 3, 7]: comma-separated seeds or ranges of them; ValueError if not."""
+    return [seed for part in text.split(",") if part.strip() for seed in seed_range(part.strip())]
+
+
 def read_group(spec: str) -> tuple[Path, str, dict[str, Any], dict[str, Any]]:
     """``DIR::GROUP`` -> (DIR, GROUP, the group's stats, the folder's summary.json); a ValueError
-    saying what to give when the spec, the file or the group is not there."""
-    folder, sep, group = spec.partition("::")
+    saying what to give when the spec, the file or the group is not there.
+
+    ``DIR::GROUP::SEEDS`` (e.g. ``::14-25`` or ``::0,2,5-9``) reads the group on those of its seeds
+    alone: the folder's runs summarised again with the group's other seeds left out, so its mean, %
+    and interval are what a folder holding only those seeds of it (and the same baselines) gives."""
+    folder, sep, rest = spec.partition("::")
+    group, _, seed_text = rest.partition("::")
     if not sep or not group:
-        raise ValueError(f"{spec!r}: give DIR::GROUP, a results folder and a group name of its summary.json")
+        raise ValueError(f"{spec!r}: give DIR::GROUP, a results folder and a group name of its summary.json "
+                         "(and ::SEEDS to read some of its seeds, e.g. ::14-25)")
     path = Path(folder) / "summary.json"
     if not path.is_file():
         raise ValueError(f"{path}: no such file; run python -m experiments.plot {folder} first")
     summary = json.loads(path.read_text())
     if group not in summary:
         raise ValueError(f"no group {group!r} in {path}; its groups are its top-level keys")
+    if seed_text:
+        try:
+            seeds = set(parse_seeds(seed_text))
+        except ValueError:
+            seeds = set()
+        if not seeds:
+            raise ValueError(f"{spec!r}: after GROUP:: give seeds, comma-separated seeds or ranges (e.g. ::14-25)")
+        if missing := sorted(seeds - set(summary[group]["seeds"])):
+            raise ValueError(f"{group!r} in {path} has no seed {', '.join(map(str, missing))}; "
+                             f"its seeds are {', '.join(map(str, sorted(summary[group]['seeds'])))}")
+        runs = [run for run in load_runs(Path(folder))
+                if run.group != group or run.config["seed"] in seeds]
+        summary = summarise(runs)
     return Path(folder), group, summary[group], summary
 
 

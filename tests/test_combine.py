@@ -15,6 +15,17 @@ def _folder(path, runs):
     return summary
 
 
+def _folder_on_disk(path, runs):
+    """A results folder as a sweep leaves it (runs/<name>/ with config, metrics, summary), plotted."""
+    for k, run in enumerate(runs):
+        d = path / "runs" / f"{k:02d}_s{run.config['seed']}"
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps(run.config))
+        (d / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in run.metrics))
+        (d / "summary.json").write_text(json.dumps(run.summary))
+    (path / "summary.json").write_text(json.dumps(results.summarise(results.load_runs(path))))
+
+
 def _run(env, final, seed, labels=700, **changes):
     metrics = [{"env_steps": 1, "eval/true_return": 0.0}]
     return results.Run("r", RunConfig(env=env, labels=labels, seed=seed, **changes).to_dict(), metrics,
@@ -53,6 +64,29 @@ def test_per_task_picks_are_read_like_one_setting_over_tasks(tmp_path, capsys):
                          f"{tmp_path / 'a'}::Walker2d 700 labels disagreement", "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == mixed
     assert f"mean over tasks, 700 labels: {mixed['mean_pct']:.0f}%" in capsys.readouterr().out
+
+
+def test_a_pick_reads_some_of_its_seeds_as_a_folder_of_those_seeds_would(tmp_path):
+    baselines = [_run("Hopper", 100.0 + seed, seed, true_reward=True) for seed in (0, 1, 2)]
+    hopper = [_run("Hopper", final, seed) for seed, final in enumerate([10.0, 90.0, 40.0, 70.0, 95.0])]
+    walker = [_run("Walker2d", 50.0, 0), _run("Walker2d", 100.0, 0, true_reward=True)]
+    _folder_on_disk(tmp_path / "all", [*hopper, *baselines, *walker])
+    _folder_on_disk(tmp_path / "some", [hopper[1], *hopper[3:], *baselines, *walker])  # seeds 1, 3, 4 alone
+    group = "Hopper 700 labels disagreement"
+    _, _, stats, summary = results.read_group(f"{tmp_path / 'all'}::{group}::1,3-4")
+    _, _, alone, _ = results.read_group(f"{tmp_path / 'some'}::{group}")
+    assert stats == alone and sorted(stats["seeds"]) == [1, 3, 4]
+    assert stats["final_true_return_mean"] == pytest.approx(85.0)
+    assert summary["Hopper true reward"]["seeds"] == [0, 1, 2]  # the baselines keep all their seeds
+    picks = [f"{tmp_path / 'all'}::{group}::1,3-4", f"{tmp_path / 'all'}::Walker2d 700 labels disagreement"]
+    filtered, copied = combine.combine(picks), combine.combine([f"{tmp_path / 'some'}::{group}", picks[1]])
+    assert (filtered["mean_pct"], filtered["mean_pct_ci95"]) == (copied["mean_pct"], copied["mean_pct_ci95"])
+    assert filtered["per_task"][0]["seeds"] == copied["per_task"][0]["seeds"] == stats["seeds"]
+    everything = results.read_group(f"{tmp_path / 'all'}::{group}")[2]
+    assert everything["return_vs_true_reward_pct"] != stats["return_vs_true_reward_pct"]
+    for seeds, message in (("5", "has no seed 5; its seeds are 0, 1, 2, 3, 4"), ("3-1", "give seeds"), ("a", "give seeds")):
+        with pytest.raises(ValueError, match=message):
+            results.read_group(f"{tmp_path / 'all'}::{group}::{seeds}")
 
 
 @pytest.mark.parametrize("picks, message", [
