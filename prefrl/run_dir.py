@@ -206,13 +206,14 @@ def check_numerics_environment() -> None:
     value = os.environ.get("MKL_CBWR")
     if value and not _MKL_CBWR.fullmatch(value.strip().upper()):  # empty: as if unset
         raise ConfigError(f"MKL_CBWR={value!r} is not a value MKL knows (it would run AUTO): give "
-                          "MKL_CBWR=COMPATIBLE for results that match across x86 CPUs, or unset it")
+                          "a branch MKL knows, e.g. MKL_CBWR=COMPATIBLE, or unset it")
 
 
 def numerics() -> dict[str, Any]:
     """Which floating-point code paths this process takes. torch's matrix products go through MKL,
     which picks its kernels by CPU vendor and instruction set unless ``MKL_CBWR`` pins a branch
-    (``COMPATIBLE``: the same results on Intel and AMD CPUs; experiments/results/cpu_paths); torch's own kernels
+    (``COMPATIBLE``: the same matrix products on Intel and AMD CPUs, though on Intel torch's exp, tanh and
+    sqrt also go through MKL and still differ; experiments/results/cpu_paths); torch's own kernels
     dispatch on ``torch_cpu_capability``, numpy's on the SIMD targets it runs (``numpy_simd``; AVX-512
     and AVX2 kernels differ in the last bits). Unset variables read None (the library's own choice)."""
     import torch
