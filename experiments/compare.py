@@ -200,7 +200,11 @@ def compare(spec_a: str, spec_b: str, success: float | None = None, paired: bool
     groups = [read_group(spec) for spec in (spec_a, spec_b)]
     (folder_a, name_a, stats_a, _), (folder_b, name_b, stats_b, _) = groups
     if (folder_a.resolve(), name_a) == (folder_b.resolve(), name_b):
-        raise ValueError(f"{spec_a!r} is compared with itself; give two different groups")
+        # one group read on two seed filters (GROUP::14-19 against GROUP::20-23) is two samples, if they share no seed
+        shared = sorted(set(stats_a["seeds"]) & set(stats_b["seeds"]))
+        if shared:
+            raise ValueError(f"{spec_a!r} is compared with itself (seeds {shared} in both); give two different "
+                             "groups, or one group on seeds that do not overlap, e.g. GROUP::0-6 and GROUP::7-13")
     if stats_a["env"] != stats_b["env"]:
         raise ValueError(f"{name_a!r} is {stats_a['env']} and {name_b!r} is {stats_b['env']}: "
                          "returns of different tasks are not comparable; give two groups of one task")

@@ -1,8 +1,9 @@
 import json
+import re
 
 import pytest
 
-from experiments import combine
+from experiments import combine, compare
 from prefrl import results
 from prefrl.config import RunConfig
 
@@ -87,6 +88,18 @@ def test_a_pick_reads_some_of_its_seeds_as_a_folder_of_those_seeds_would(tmp_pat
     for seeds, message in (("5", "has no seed 5; its seeds are 0, 1, 2, 3, 4"), ("3-1", "give seeds"), ("a", "give seeds")):
         with pytest.raises(ValueError, match=message):
             results.read_group(f"{tmp_path / 'all'}::{group}::{seeds}")
+
+
+def test_one_group_on_two_sets_of_seeds_compares_as_two_samples_unless_they_share_a_seed(tmp_path):
+    hopper = [_run("Hopper", final, seed) for seed, final in enumerate([10.0, 20.0, 30.0, 70.0, 80.0, 90.0])]
+    _folder_on_disk(tmp_path / "all", [*hopper, _run("Hopper", 100.0, 0, true_reward=True)])
+    group = f"{tmp_path / 'all'}::Hopper 700 labels disagreement"
+    result = compare.compare(f"{group}::0-2", f"{group}::3-5")
+    assert [g["seeds"] for g in result["groups"]] == [[0, 1, 2], [3, 4, 5]]
+    assert result["mean_difference"] == pytest.approx(-60.0) and result["permutation_p"] == pytest.approx(0.1)
+    for a, b, shared in ((f"{group}::0-3", f"{group}::3-5", "[3]"), (group, group, "[0, 1, 2, 3, 4, 5]")):
+        with pytest.raises(ValueError, match=rf"compared with itself \(seeds {re.escape(shared)} in both\)"):
+            compare.compare(a, b)
 
 
 @pytest.mark.parametrize("picks, message", [
